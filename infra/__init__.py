@@ -1,0 +1,1 @@
+"""CDK infrastructure of the Custom Labels Pipeline."""

@@ -1,0 +1,61 @@
+"""Every name, size and timeout of the pipeline in one place.
+
+The CDK app, the offline runtime and the tests read these so that a change here changes all of them.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Event and table contract (design §5), shared with the Lambda code.
+from lambdas.common.contract import (
+    DETAIL_TYPE_DETECTED as DETAIL_TYPE_DETECTED,
+    DETAIL_TYPE_FAILED as DETAIL_TYPE_FAILED,
+    DETAIL_TYPE_MODEL_STARTED as DETAIL_TYPE_MODEL_STARTED,
+    DETAIL_TYPE_MODEL_STOPPED as DETAIL_TYPE_MODEL_STOPPED,
+    EVENT_SOURCE as EVENT_SOURCE,
+    GSI_CONFIDENCE_SK as GSI_CONFIDENCE_SK,
+    GSI_LABEL_BY_CONFIDENCE as GSI_LABEL_BY_CONFIDENCE,
+    GSI_LABEL_BY_TIME as GSI_LABEL_BY_TIME,
+    GSI_LABEL_PK as GSI_LABEL_PK,
+    GSI_TIME_SK as GSI_TIME_SK,
+    MAX_LABELS_PER_RESULT as MAX_LABELS_PER_RESULT,
+    RESULTS_PK as RESULTS_PK,
+    RESULTS_SK as RESULTS_SK,
+)
+
+# Lambda.
+LAMBDA_PYTHON_RUNTIME: Final = "python3.14"
+POWERTOOLS_VERSION: Final = "3.37.0"  # keep equal to the pinned aws-lambda-powertools in pyproject.toml
+# Public SSM parameter AWS publishes for every Powertools layer release (resolved at deploy time).
+POWERTOOLS_LAYER_SSM_PARAMETER: Final = (
+    f"/aws/service/powertools/python/arm64/{LAMBDA_PYTHON_RUNTIME}/{POWERTOOLS_VERSION}"
+)
+DETECT_FUNCTION_TIMEOUT_SECONDS: Final = 60
+DETECT_FUNCTION_MEMORY_MB: Final = 512
+DETECT_HANDLER: Final = "lambdas.detect.handler.handler"
+METRICS_NAMESPACE: Final = "CustomLabelsPipeline"
+SERVICE_NAME: Final = "custom-labels-pipeline"
+
+# SQS.
+SQS_BATCH_SIZE: Final = 10
+SQS_MAX_BATCHING_WINDOW_SECONDS: Final = 1
+# AWS recommends a queue visibility timeout of at least six times the function timeout.
+QUEUE_VISIBILITY_TIMEOUT_SECONDS: Final = 6 * DETECT_FUNCTION_TIMEOUT_SECONDS
+QUEUE_RETENTION_DAYS: Final = 14
+DLQ_MAX_RECEIVE_COUNT: Final = 5
+# Event source mapping MaximumConcurrency bounds (AWS limits).
+ESM_MIN_CONCURRENCY: Final = 2
+ESM_MAX_CONCURRENCY: Final = 1000
+# Expected wall time of one DetectCustomLabels call, used to size concurrency from the model's TPS:
+# N concurrent pollers each doing ~1/latency calls per second saturate N/latency TPS.
+DETECT_CALL_SECONDS_ESTIMATE: Final = 1.0
+
+# Lambda handler settings.
+# A record whose model is not RUNNING goes back on the queue as a new message after this delay,
+# so it is never dead-lettered for that reason (SQS allows at most 900 s).
+NOT_READY_REQUEUE_DELAY_SECONDS: Final = 60
+
+# Logs: CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS: Final = 30
+LOG_RETENTION_CHOICES: Final = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653)

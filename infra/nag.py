@@ -1,0 +1,16 @@
+"""cdk-nag helpers: every acknowledgment carries the reason a reviewer would read."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Validations
+from constructs import IConstruct
+
+
+def acknowledge(scope: IConstruct, rule_id: str, reason: str, applies_to: list[str] | None = None) -> None:
+    """Acknowledge one cdk-nag finding on ``scope`` (and its children) with a written reason."""
+    qualified = f"AwsSolutions::{rule_id}" if rule_id.startswith("AwsSolutions-") else rule_id
+    if applies_to:
+        for finding in applies_to:
+            Validations.of(scope).acknowledge(Acknowledgment(id=f"{qualified}[{finding}]", reason=reason))
+    else:
+        Validations.of(scope).acknowledge(Acknowledgment(id=qualified, reason=reason))

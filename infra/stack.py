@@ -1,0 +1,102 @@
+"""The stack: composes one construct per capability, nothing else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack, aws_lambda as lambda_, aws_ssm as ssm
+from constructs import Construct
+
+from infra import constants
+from infra.config import PipelineConfig
+from infra.constructs.alarms import AlarmTopic
+from infra.constructs.detection import ModelDetection, lambda_asset_dir
+from infra.constructs.events_bus import PipelineEventBus
+from infra.constructs.results import ResultsTable
+from infra.constructs.storage import UploadsStorage
+from infra.nag import acknowledge
+
+
+def _construct_id(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("-"))
+
+
+class PipelineStack(Stack):
+    """Custom Labels Pipeline: uploads → per-model queue → detect function → results + events."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        self.storage = UploadsStorage(self, "Storage", config=config)
+        self.results = ResultsTable(self, "Results")
+        self.events = PipelineEventBus(self, "Events", config=config)
+        self.alarms = AlarmTopic(self, "Alarms")
+
+        code = lambda_.Code.from_asset(str(lambda_asset_dir()))
+        # The public Powertools layer, pinned to the library version the tests run against.
+        powertools = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "Powertools",
+            ssm.StringParameter.value_for_string_parameter(self, constants.POWERTOOLS_LAYER_SSM_PARAMETER),
+        )
+
+        self.detections: dict[str, ModelDetection] = {}
+        for model in config.models:
+            detection = ModelDetection(
+                self,
+                f"Model{_construct_id(model.name)}",
+                config=config,
+                model=model,
+                bucket=self.storage.bucket,
+                table=self.results.table,
+                bus=self.events.bus,
+                code=code,
+                powertools=powertools,
+            )
+            self.alarms.watch(detection.dlq_alarm)
+            self.detections[model.name] = detection
+
+        self._acknowledge_cdk_internals()
+        self._outputs()
+
+    def _acknowledge_cdk_internals(self) -> None:
+        # CDK's own singleton function that writes the bucket's notification configuration.
+        handler = self.node.try_find_child("BucketNotificationsHandler050a0587b7544547bf325f094a3db834")
+        if handler is not None:
+            acknowledge(
+                handler,
+                "AwsSolutions-IAM4",
+                "CDK's BucketNotificationsHandler (runs only at deploy time) uses AWSLambdaBasicExecutionRole "
+                "for its logs; it is not configurable.",
+                applies_to=["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
+            )
+            acknowledge(
+                handler,
+                "AwsSolutions-IAM5",
+                "CDK's BucketNotificationsHandler needs s3:PutBucketNotification; CDK scopes it to '*'.",
+                applies_to=["Resource::*"],
+            )
+
+    def _outputs(self) -> None:
+        """One JSON output describing the deployment; the ``clp`` CLI finds everything from it."""
+        manifest = {
+            "bucket": self.storage.bucket.bucket_name,
+            "results_table": self.results.table.table_name,
+            "event_bus": self.events.bus.event_bus_name,
+            "alarm_topic": self.alarms.topic.topic_arn,
+            "models": {
+                name: {
+                    "prefix": detection.model.prefix,
+                    "project_version_arn": detection.model.project_version_arn,
+                    "queue_url": detection.queue.queue_url,
+                    "dead_letter_queue_url": detection.dead_letter_queue.queue_url,
+                    "function": detection.function.function_name,
+                    "event_source_mapping_id": detection.event_source_mapping_id,
+                }
+                for name, detection in self.detections.items()
+            },
+        }
+        CfnOutput(self, "PipelineManifest", value=self.to_json_string(manifest), description="clp reads this")
+        CfnOutput(self, "UploadsBucketName", value=self.storage.bucket.bucket_name)
+        CfnOutput(self, "ResultsTableName", value=self.results.table.table_name)
+        CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)

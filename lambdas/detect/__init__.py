@@ -1,0 +1,1 @@
+"""The detect function: S3 notifications in SQS → DetectCustomLabels → DynamoDB + EventBridge."""

@@ -1,0 +1,285 @@
+"""Adapters to AWS behind small interfaces; each takes an injectable boto3 client."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from lambdas.common.contract import DETAIL_TYPE_DETECTED, DETAIL_TYPE_FAILED, EVENT_SOURCE
+from lambdas.common.observability import logger
+from lambdas.detect.errors import ModelNotReadyError, PermanentImageError, PublishError, RetryableError
+from lambdas.detect.mapping import label_items, labels_from_response, object_pk, result_item, result_sk
+from lambdas.detect.models import DetectionResult, ImageRef, Label
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_rekognition import RekognitionClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+# Rekognition error code → the reason recorded on a FAILED result (design §5: no "Exception" suffix).
+PERMANENT_ERRORS = {
+    "InvalidImageFormatException": "InvalidImageFormat",
+    "ImageTooLargeException": "ImageTooLarge",
+    "InvalidS3ObjectException": "InvalidS3Object",
+    "InvalidParameterException": "InvalidParameter",
+}
+NOT_READY_ERRORS = frozenset({"ResourceNotReadyException"})
+RETRYABLE_ERRORS = frozenset(
+    {
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "InternalServerError",
+        "ServiceUnavailableException",
+        "LimitExceededException",
+    }
+)
+DYNAMODB_RETRYABLE = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "TransactionConflictException",
+    }
+)
+
+
+def classify_rekognition_error(exc: ClientError) -> Exception:
+    """Map a DetectCustomLabels ClientError to the domain error that decides its fate."""
+    code = exc.response.get("Error", {}).get("Code", "")
+    message = exc.response.get("Error", {}).get("Message", "") or code
+    if code in PERMANENT_ERRORS:
+        return PermanentImageError(PERMANENT_ERRORS[code], message)
+    if code in NOT_READY_ERRORS:
+        return ModelNotReadyError(message)
+    if code in RETRYABLE_ERRORS or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+        return RetryableError(f"{code}: {message}")
+    # Anything else (AccessDenied, ResourceNotFound, validation) is a deployment problem, not the
+    # image's fault: retry, so a fixed deployment still processes the message instead of losing it.
+    return RetryableError(f"{code}: {message}")
+
+
+class Detector(Protocol):
+    def detect(self, image: ImageRef) -> tuple[Label, ...]: ...
+
+
+class RekognitionDetector:
+    """DetectCustomLabels on an S3 object version with the model's thresholds."""
+
+    def __init__(
+        self,
+        client: RekognitionClient,
+        project_version_arn: str,
+        min_confidence: float | None,
+        max_results: int | None,
+    ) -> None:
+        self._client = client
+        self._arn = project_version_arn
+        self._min_confidence = min_confidence
+        self._max_results = max_results
+
+    def detect(self, image: ImageRef) -> tuple[Label, ...]:
+        """Labels of ``image``; raises PermanentImageError, ModelNotReadyError or RetryableError."""
+        s3_object: dict[str, str] = {"Bucket": image.bucket, "Name": image.key}
+        if image.version_id:
+            s3_object["Version"] = image.version_id
+        request: dict[str, Any] = {"ProjectVersionArn": self._arn, "Image": {"S3Object": s3_object}}
+        if self._min_confidence is not None:
+            request["MinConfidence"] = self._min_confidence
+        if self._max_results is not None:
+            request["MaxResults"] = self._max_results
+        try:
+            response = self._client.detect_custom_labels(**request)
+        except ClientError as exc:
+            raise classify_rekognition_error(exc) from exc
+        return labels_from_response(dict(response))
+
+
+class ObjectInspector(Protocol):
+    def exists(self, image: ImageRef) -> bool: ...
+
+
+class S3ObjectInspector:
+    """Tells a deleted object apart from one Rekognition could not read."""
+
+    def __init__(self, client: S3Client) -> None:
+        self._client = client
+
+    def exists(self, image: ImageRef) -> bool:
+        request: dict[str, str] = {"Bucket": image.bucket, "Key": image.key}
+        if image.version_id:
+            request["VersionId"] = image.version_id
+        try:
+            self._client.head_object(**request)  # type: ignore[arg-type]
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            code = exc.response.get("Error", {}).get("Code")
+            if status == 404 or code in {"404", "NoSuchKey", "NoSuchVersion"}:
+                return False
+            if code in {"400", "InvalidArgument"} and image.version_id:
+                return False  # a version id that no longer exists
+            raise RetryableError(f"HeadObject failed: {code}") from exc
+        return True
+
+
+class StoredResult:
+    """A result already in the table: its event detail and whether the event went out."""
+
+    def __init__(self, detail: dict[str, Any], published: bool) -> None:
+        self.detail = detail
+        self.published = published
+
+
+class ResultsRepository(Protocol):
+    def get(self, image: ImageRef, project_version_arn: str) -> StoredResult | None: ...
+    def put(self, result: DetectionResult, detail: dict[str, Any]) -> bool: ...
+    def mark_published(self, image: ImageRef, project_version_arn: str) -> None: ...
+
+
+class DynamoResultsRepository:
+    """Results table: one conditional transaction per result (result item + one item per label)."""
+
+    _serializer = TypeSerializer()
+    _deserializer = TypeDeserializer()
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def _key(self, image: ImageRef, project_version_arn: str) -> dict[str, Any]:
+        return {
+            "pk": {"S": object_pk(image.bucket, image.key)},
+            "sk": {"S": result_sk(project_version_arn, image.object_version)},
+        }
+
+    def _serialize(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {k: self._serializer.serialize(v) for k, v in item.items()}
+
+    def get(self, image: ImageRef, project_version_arn: str) -> StoredResult | None:
+        """The stored result of this object version × model version, if any (consistent read)."""
+        try:
+            response = self._client.get_item(
+                TableName=self._table,
+                Key=self._key(image, project_version_arn),
+                ConsistentRead=True,
+                ProjectionExpression="event_detail, event_published",
+            )
+        except ClientError as exc:
+            raise RetryableError(f"GetItem failed: {exc.response['Error']['Code']}") from exc
+        item = response.get("Item")
+        if not item:
+            return None
+        plain = {k: self._deserializer.deserialize(v) for k, v in item.items()}
+        return StoredResult(json.loads(str(plain["event_detail"])), bool(plain.get("event_published")))
+
+    def put(self, result: DetectionResult, detail: dict[str, Any]) -> bool:
+        """Write the result once; ``False`` when this object version × model version already has one."""
+        item = result_item(result, detail)
+        item["event_detail"] = json.dumps(detail, separators=(",", ":"))
+        actions: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": self._serialize(item),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        ]
+        actions += [
+            {"Put": {"TableName": self._table, "Item": self._serialize(label)}} for label in label_items(result)
+        ]
+        try:
+            self._client.transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            reasons = exc.response.get("CancellationReasons") or []
+            if (
+                code == "TransactionCanceledException"
+                and reasons
+                and reasons[0].get("Code") == "ConditionalCheckFailed"
+            ):
+                return False
+            if code == "ConditionalCheckFailedException":
+                return False
+            raise RetryableError(f"TransactWriteItems failed: {code}") from exc
+        return True
+
+    def mark_published(self, image: ImageRef, project_version_arn: str) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(image, project_version_arn),
+                UpdateExpression="SET event_published = :true",
+                ExpressionAttributeValues={":true": {"BOOL": True}},
+            )
+        except ClientError as exc:
+            # The event is out; failing here only means a redelivery may publish it again.
+            logger.warning("could not mark result published", extra={"error": str(exc)})
+
+
+class EventPublisher(Protocol):
+    def publish(self, detail: dict[str, Any]) -> None: ...
+
+
+class EventBridgePublisher:
+    """PutEvents with retries of the entries EventBridge reports as failed."""
+
+    def __init__(
+        self,
+        client: EventBridgeClient,
+        bus_name: str,
+        attempts: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._bus = bus_name
+        self._attempts = attempts
+        self._sleep = sleep
+
+    def publish(self, detail: dict[str, Any]) -> None:
+        detail_type = DETAIL_TYPE_DETECTED if detail["status"] == "DETECTED" else DETAIL_TYPE_FAILED
+        entry = {
+            "Source": EVENT_SOURCE,
+            "DetailType": detail_type,
+            "Detail": json.dumps(detail, separators=(",", ":")),
+            "EventBusName": self._bus,
+        }
+        last_error = "unknown"
+        for attempt in range(self._attempts):
+            try:
+                response = self._client.put_events(Entries=[entry])  # type: ignore[list-item]
+            except ClientError as exc:
+                last_error = exc.response["Error"]["Code"]
+            else:
+                if response.get("FailedEntryCount", 0) == 0:
+                    return
+                failed = response["Entries"][0]
+                last_error = f"{failed.get('ErrorCode')}: {failed.get('ErrorMessage')}"
+            self._sleep(min(2.0, 0.1 * 2**attempt))
+        raise PublishError(f"PutEvents failed after {self._attempts} attempts ({last_error})")
+
+
+class Requeuer(Protocol):
+    def requeue(self, body: dict[str, Any]) -> None: ...
+
+
+class SqsRequeuer:
+    """Puts records back on the detect queue as a new message (a fresh receive count)."""
+
+    def __init__(self, client: SQSClient, queue_url: str, delay_seconds: int) -> None:
+        self._client = client
+        self._queue_url = queue_url
+        self._delay = delay_seconds
+
+    def requeue(self, body: dict[str, Any]) -> None:
+        try:
+            self._client.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(body), DelaySeconds=self._delay)
+        except ClientError as exc:
+            raise RetryableError(f"SendMessage failed: {exc.response['Error']['Code']}") from exc

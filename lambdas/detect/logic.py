@@ -1,0 +1,179 @@
+"""Detection logic: one SQS message (an S3 notification) → results and events.
+
+Outcomes per object version × model version:
+- a bad image (format, size, unreadable, deleted) → a FAILED result and event, never retried;
+- model not RUNNING → the record goes back on the queue as a new message (never dead-lettered);
+- transient errors that outlived the SDK's retries → the message fails and SQS redelivers it;
+- a duplicate delivery → nothing new is written or published.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import ValidationError
+
+from lambdas.common.observability import logger, metrics
+from lambdas.detect.adapters import Detector, EventPublisher, ObjectInspector, Requeuer, ResultsRepository
+from lambdas.detect.errors import MalformedMessageError, ModelNotReadyError, PermanentImageError
+from lambdas.detect.mapping import event_detail
+from lambdas.detect.models import DetectionResult, ImageRef, S3EventRecord, S3Notification
+
+Outcome = Literal["DETECTED", "FAILED", "DUPLICATE", "REQUEUED", "IGNORED"]
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """What the function knows about the model it serves."""
+
+    model_name: str
+    project_version_arn: str
+    prefix: str
+
+
+@dataclass
+class Dependencies:
+    detector: Detector
+    inspector: ObjectInspector
+    repository: ResultsRepository
+    publisher: EventPublisher
+    requeuer: Requeuer
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+@dataclass
+class BatchState:
+    """Per-invocation memory: once the model answered 'not ready', stop calling it this batch."""
+
+    model_not_ready: bool = False
+
+
+def parse_message(body: str) -> list[dict[str, Any]]:
+    """Raw S3 records of an SQS body; ``[]`` for ``s3:TestEvent``. Raises MalformedMessageError."""
+    try:
+        document = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise MalformedMessageError(f"body is not JSON: {exc.msg} at position {exc.pos}") from exc
+    if not isinstance(document, dict):
+        raise MalformedMessageError("body is not a JSON object")
+    if document.get("Event") == "s3:TestEvent":
+        return []
+    records = document.get("Records")
+    if not isinstance(records, list):
+        raise MalformedMessageError("body has no 'Records' list (not an S3 event notification)")
+    return records
+
+
+def to_records(raw_records: list[dict[str, Any]]) -> list[S3EventRecord]:
+    """Validate raw records into models. Raises MalformedMessageError naming the bad field."""
+    try:
+        return list(S3Notification.model_validate({"Records": raw_records}).records)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise MalformedMessageError(f"not an S3 event notification: {where}: {first['msg']}") from exc
+
+
+def image_of(record: S3EventRecord) -> ImageRef:
+    obj = record.s3.object
+    return ImageRef(
+        bucket=record.s3.bucket.name,
+        key=obj.key,
+        version_id=obj.version_id,
+        etag=obj.e_tag.strip('"') if obj.e_tag else None,
+        size=obj.size,
+        uploaded_at=record.event_time,
+    )
+
+
+def process_message(body: str, settings: ModelSettings, deps: Dependencies, state: BatchState) -> list[Outcome]:
+    """Handle every record of one SQS message; returns one outcome per S3 record."""
+    raw_records = parse_message(body)
+    records = to_records(raw_records)
+    outcomes: list[Outcome] = []
+    not_ready: list[dict[str, Any]] = []
+    for raw, record in zip(raw_records, records, strict=True):
+        image = image_of(record)
+        logger.set_correlation_id(image.key)
+        if not record.is_object_created or not image.key.startswith(settings.prefix) or image.key.endswith("/"):
+            logger.info("ignored record", extra={"event_name": record.event_name, "key": image.key})
+            outcomes.append("IGNORED")
+            continue
+        try:
+            outcomes.append(process_image(image, settings, deps, state))
+        except ModelNotReadyError:
+            state.model_not_ready = True
+            not_ready.append(raw)
+            outcomes.append("REQUEUED")
+    if not_ready:
+        deps.requeuer.requeue({"Records": not_ready})
+        logger.warning("model not running: records requeued", extra={"records": len(not_ready)})
+        metrics.add_metric(name="RecordsRequeued", unit=MetricUnit.Count, value=len(not_ready))
+    return outcomes
+
+
+def _publish(detail: dict[str, Any], image: ImageRef, settings: ModelSettings, deps: Dependencies) -> None:
+    deps.publisher.publish(detail)
+    deps.repository.mark_published(image, settings.project_version_arn)
+
+
+def process_image(image: ImageRef, settings: ModelSettings, deps: Dependencies, state: BatchState) -> Outcome:
+    """Label one object version exactly once."""
+    stored = deps.repository.get(image, settings.project_version_arn)
+    if stored is not None:
+        if not stored.published:  # an earlier attempt wrote the result but its event did not go out
+            _publish(stored.detail, image, settings, deps)
+        logger.info("duplicate delivery", extra={"republished": not stored.published})
+        return "DUPLICATE"
+    if state.model_not_ready:
+        raise ModelNotReadyError("model reported not ready earlier in this batch")
+
+    started = time.perf_counter()
+    try:
+        labels = deps.detector.detect(image)
+    except PermanentImageError as exc:
+        reason = exc.reason
+        if reason == "InvalidS3Object" and not deps.inspector.exists(image):
+            reason = "ObjectNotFound"
+        result = DetectionResult(
+            image=image,
+            model_name=settings.model_name,
+            project_version_arn=settings.project_version_arn,
+            status="FAILED",
+            reason=reason,
+            message=exc.message,
+            detected_at=deps.now(),
+        )
+    else:
+        metrics.add_metric(
+            name="DetectLatency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
+        )
+        result = DetectionResult(
+            image=image,
+            model_name=settings.model_name,
+            project_version_arn=settings.project_version_arn,
+            status="DETECTED",
+            labels=labels,
+            detected_at=deps.now(),
+        )
+
+    detail = event_detail(result)
+    if not deps.repository.put(result, detail):
+        # A concurrent delivery of the same object version won the conditional write.
+        logger.info("result written concurrently by another delivery")
+        return "DUPLICATE"
+    _publish(detail, image, settings, deps)
+    if result.status == "DETECTED":
+        metrics.add_metric(name="ImagesDetected", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="LabelsPerImage", unit=MetricUnit.Count, value=len(result.labels))
+        logger.info("image labelled", extra={"labels": [label.name for label in result.labels]})
+    else:
+        metrics.add_metric(name="ImagesFailed", unit=MetricUnit.Count, value=1)
+        logger.warning("image failed", extra={"reason": result.reason, "detail_message": result.message})
+    return result.status

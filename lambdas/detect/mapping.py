@@ -1,0 +1,140 @@
+"""Pure mappings between Rekognition responses, results, table items and event details."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from lambdas.detect.models import BoundingBox, DetectionResult, Label, Point
+
+# Contract: docs/results.md. Keep in step with infra/constants.py (the table's key names).
+RESULT_PREFIX = "RESULT#"
+LABEL_PREFIX = "LABEL#"
+OBJECT_PREFIX = "OBJ#"
+
+
+def labels_from_response(response: dict[str, Any]) -> tuple[Label, ...]:
+    """Labels of a DetectCustomLabels response, highest confidence first."""
+    labels = []
+    for item in response.get("CustomLabels", []):
+        geometry = item.get("Geometry") or {}
+        box = geometry.get("BoundingBox")
+        polygon = geometry.get("Polygon")
+        labels.append(
+            Label(
+                name=item["Name"],
+                confidence=round(float(item["Confidence"]), 3),
+                bounding_box=(
+                    BoundingBox(width=box["Width"], height=box["Height"], left=box["Left"], top=box["Top"])
+                    if box
+                    else None
+                ),
+                polygon=tuple(Point(x=p["X"], y=p["Y"]) for p in polygon) if polygon else None,
+            )
+        )
+    return tuple(sorted(labels, key=lambda label: -label.confidence))
+
+
+def object_pk(bucket: str, key: str) -> str:
+    return f"{OBJECT_PREFIX}{bucket}/{key}"
+
+
+def result_sk(project_version_arn: str, object_version: str) -> str:
+    return f"{RESULT_PREFIX}{project_version_arn}#{object_version}"
+
+
+def label_key(model_name: str, label_name: str) -> str:
+    """Partition of the label indexes: labels are only comparable within one model."""
+    return f"{model_name}#{label_name}"
+
+
+def _iso(result: DetectionResult) -> str:
+    return result.detected_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def event_detail(result: DetectionResult) -> dict[str, Any]:
+    """The ``detail`` of a Detected / Detection Failed event (schemas in docs/events/)."""
+    image = result.image
+    return {
+        "result_id": result.result_id,
+        "status": result.status,
+        "bucket": image.bucket,
+        "key": image.key,
+        "version_id": image.version_id,
+        "etag": image.etag,
+        "size": image.size,
+        "model_name": result.model_name,
+        "project_version_arn": result.project_version_arn,
+        "labels": [label.model_dump(mode="json") for label in result.labels],
+        "reason": result.reason,
+        "message": result.message,
+        "uploaded_at": image.uploaded_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "detected_at": _iso(result),
+    }
+
+
+def _to_decimal(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _to_decimal(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_to_decimal(v) for v in value]
+    return value
+
+
+def result_item(result: DetectionResult, detail: dict[str, Any]) -> dict[str, Any]:
+    """The result item (Python values; the repository serialises them)."""
+    image = result.image
+    item: dict[str, Any] = {
+        "pk": object_pk(image.bucket, image.key),
+        "sk": result_sk(result.project_version_arn, image.object_version),
+        "record_type": "result",
+        "result_id": result.result_id,
+        "status": result.status,
+        "bucket": image.bucket,
+        "key": image.key,
+        "object_version": image.object_version,
+        "version_id": image.version_id,
+        "etag": image.etag,
+        "size": image.size,
+        "model_name": result.model_name,
+        "project_version_arn": result.project_version_arn,
+        "labels": [label.model_dump(mode="json") for label in result.labels],
+        "label_count": len(result.labels),
+        "reason": result.reason,
+        "message": result.message,
+        "uploaded_at": detail["uploaded_at"],
+        "detected_at": detail["detected_at"],
+        "event_published": False,
+    }
+    return {k: _to_decimal(v) for k, v in item.items() if v is not None}
+
+
+def label_items(result: DetectionResult) -> list[dict[str, Any]]:
+    """One item per distinct label, projected into the by-label indexes."""
+    image = result.image
+    best: dict[str, Label] = {}
+    for label in result.labels:  # a label can repeat (several boxes): index its best confidence
+        if label.name not in best or label.confidence > best[label.name].confidence:
+            best[label.name] = label
+    detected_at = _iso(result)
+    return [
+        {
+            "pk": object_pk(image.bucket, image.key),
+            "sk": f"{LABEL_PREFIX}{result.project_version_arn}#{image.object_version}#{label.name}",
+            "record_type": "label",
+            "label_key": label_key(result.model_name, label.name),
+            "confidence_sort": Decimal(str(label.confidence)),
+            "detected_sort": f"{detected_at}#{image.bucket}/{image.key}",
+            "label": label.name,
+            "confidence": Decimal(str(label.confidence)),
+            "bucket": image.bucket,
+            "key": image.key,
+            "object_version": image.object_version,
+            "model_name": result.model_name,
+            "project_version_arn": result.project_version_arn,
+            "detected_at": detected_at,
+        }
+        for label in best.values()
+    ]

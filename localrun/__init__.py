@@ -1,0 +1,1 @@
+"""Offline runtime: the pipeline on a laptop (moto + the Custom Labels emulator)."""

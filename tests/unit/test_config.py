@@ -1,0 +1,125 @@
+"""The typed pipeline configuration: defaults load, bad input fails naming the field."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from infra.config import DEFAULT_CDK_JSON, ConfigError, load_config, parse_config
+
+VERSION_ARN = "arn:aws:rekognition:us-east-1:111122223333:project/parts/version/parts.2026-02-01T00.00.00/1767225600000"
+PROJECT_ARN = "arn:aws:rekognition:us-east-1:111122223333:project/parts/1767225600000"
+
+
+def _block() -> dict[str, Any]:
+    block: dict[str, Any] = json.loads(DEFAULT_CDK_JSON.read_text())["context"]["pipeline"]
+    return copy.deepcopy(block)
+
+
+def _second_model(**overrides: Any) -> dict[str, Any]:
+    model = {"name": "parts", "project_arn": PROJECT_ARN, "project_version_arn": VERSION_ARN, "prefix": "parts/"}
+    model.update(overrides)
+    return model
+
+
+def test_default_cdk_json_is_a_working_example() -> None:
+    config = load_config()
+
+    model = config.models[0]
+    assert model.name == "produce-quality"
+    assert model.version_name == "produce-quality.2026-01-01T00.00.00"
+    assert model.region == "us-east-1"
+    assert config.model_for_key("produce/a.jpg") is model
+    assert config.model_for_key("other/a.jpg") is None
+
+
+def test_a_json_string_from_the_cli_context_is_accepted() -> None:
+    config = parse_config(json.dumps(_block()))
+
+    assert config.models[0].prefix == "produce/"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda b: b["models"][0].update(project_version_arn="arn:aws:s3:::nope"), "models.0.project_version_arn"),
+        (lambda b: b["models"][0].update(min_confidence=101), "models.0.min_confidence"),
+        (lambda b: b["models"][0].update(tps_per_inference_unit=0), "models.0.tps_per_inference_unit"),
+        (lambda b: b["models"][0].update(prefix="/produce"), "models.0.prefix"),
+        (lambda b: b["models"][0].update(name="Produce Quality"), "models.0.name"),
+        (lambda b: b["models"][0].update(unknown_field=1), "models.0.unknown_field"),
+        (lambda b: b["models"][0]["lifecycle"].update(max_inference_units=0), "max_inference_units"),
+        (lambda b: b["models"][0]["lifecycle"].update(schedules=[]), "schedules"),
+        (lambda b: b.update(log_retention_days=31), "log_retention_days"),
+        (lambda b: b.update(models=[]), "pipeline.models"),
+        (lambda b: b["models"].append(_second_model(prefix="produce/fruit/")), "prefixes overlap"),
+        (lambda b: b["models"].append(_second_model(name="produce-quality")), "duplicate model names"),
+    ],
+)
+def test_invalid_config_fails_naming_the_field(mutate: Any, field: str) -> None:
+    block = _block()
+    mutate(block)
+
+    with pytest.raises(ConfigError) as error:
+        parse_config(block)
+
+    assert field in str(error.value)
+
+
+def test_project_and_version_arns_must_agree() -> None:
+    block = _block()
+    block["models"][0]["project_arn"] = PROJECT_ARN  # project "parts", version of "produce-quality"
+
+    with pytest.raises(ConfigError, match="disagree on the project"):
+        parse_config(block)
+
+
+def test_lock_ttl_must_cover_a_whole_session() -> None:
+    block = _block()
+    block["models"][0]["lifecycle"].update(lock_ttl_minutes=60, max_runtime_minutes=240)
+
+    with pytest.raises(ConfigError, match="lock_ttl_minutes"):
+        parse_config(block)
+
+
+def test_malformed_json_and_non_objects_are_rejected() -> None:
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        parse_config("{nope")
+    with pytest.raises(ConfigError, match="expected an object"):
+        parse_config([1])
+
+
+def test_cdk_json_without_a_pipeline_block_is_rejected(tmp_path: Any) -> None:
+    path = tmp_path / "cdk.json"
+    path.write_text(json.dumps({"context": {}}))
+
+    with pytest.raises(ConfigError, match=r"no context\.pipeline"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("tps", "max_iu", "override", "expected"),
+    [(5, 1, None, 5), (0.5, 1, None, 2), (5, 4, None, 20), (900, 2, None, 1000), (5, 1, 7, 7)],
+)
+def test_event_source_concurrency_follows_the_model_tps(
+    tps: float, max_iu: int, override: int | None, expected: int
+) -> None:
+    block = _block()
+    model = block["models"][0]
+    model.update(tps_per_inference_unit=tps, max_concurrency=override)
+    model["lifecycle"].update(min_inference_units=1, max_inference_units=max_iu)
+
+    config = parse_config(block)
+
+    assert config.models[0].effective_max_concurrency == expected
+
+
+def test_unknown_model_lookup_lists_known_names() -> None:
+    config = load_config()
+
+    with pytest.raises(KeyError, match="produce-quality"):
+        config.model("nope")
+    assert config.model("produce-quality").prefix == "produce/"
