@@ -1,0 +1,1 @@
+"""Tests of the Custom Labels emulator (localrun.emulator) and the clocks."""
