@@ -59,3 +59,24 @@ NOT_READY_REQUEUE_DELAY_SECONDS: Final = 60
 # Logs: CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS: Final = 30
 LOG_RETENTION_CHOICES: Final = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653)
+
+# Model controller
+CONTROLLER_ASL_FILE: Final = "controller.asl.json"  # in infra/statemachines/, shared by CDK, offline runtime and tests
+CONTROL_TABLE_PK: Final = "pk"
+CONTROL_TABLE_SK: Final = "sk"
+CONTROL_TABLE_TTL_ATTRIBUTE: Final = "expires_at"
+# Stopping a Custom Labels model takes a few minutes; past this the lock is handed over to the next execution.
+CONTROLLER_STOP_TIMEOUT_MINUTES: Final = 15
+# How long a start usually takes; the backlog trigger fires this much before the latency target is missed.
+CONTROLLER_START_LATENCY_MARGIN_MINUTES: Final = 15
+# The backlog alarm's evaluation period (SQS publishes queue metrics once a minute).
+CONTROLLER_BACKLOG_PERIOD_MINUTES: Final = 1
+# Periodic re-check while a backlog alarm stays in ALARM (an alarm rule only fires on transitions).
+CONTROLLER_RECHECK_MINUTES: Final = 10
+# Retries of an EventBridge Scheduler / rule delivery to StartExecution.
+CONTROLLER_TRIGGER_RETRY_ATTEMPTS: Final = 3
+CONTROLLER_TRIGGER_MAX_EVENT_AGE_MINUTES: Final = 15
+# Alarm periods: the Rekognition InServiceInferenceUnits metric and the Step Functions execution metrics.
+CONTROLLER_ALARM_PERIOD_MINUTES: Final = 5
+# CloudWatch limits an alarm's evaluation range (period x evaluation periods) to one day.
+CLOUDWATCH_MAX_EVALUATION_RANGE_MINUTES: Final = 24 * 60

@@ -10,6 +10,8 @@ from constructs import Construct
 from infra import constants
 from infra.config import PipelineConfig
 from infra.constructs.alarms import AlarmTopic
+from infra.constructs.control_table import ControlTable
+from infra.constructs.controller import ModelController
 from infra.constructs.detection import ModelDetection, lambda_asset_dir
 from infra.constructs.events_bus import PipelineEventBus
 from infra.constructs.results import ResultsTable
@@ -22,7 +24,8 @@ def _construct_id(name: str) -> str:
 
 
 class PipelineStack(Stack):
-    """Custom Labels Pipeline: uploads → per-model queue → detect function → results + events."""
+    """Custom Labels Pipeline: uploads → per-model queue → detect function → results + events,
+    with a model controller per model that starts and stops the model around the work."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -31,6 +34,7 @@ class PipelineStack(Stack):
         self.results = ResultsTable(self, "Results")
         self.events = PipelineEventBus(self, "Events", config=config)
         self.alarms = AlarmTopic(self, "Alarms")
+        self.control = ControlTable(self, "Control")
 
         code = lambda_.Code.from_asset(str(lambda_asset_dir()))
         # The public Powertools layer, pinned to the library version the tests run against.
@@ -41,6 +45,7 @@ class PipelineStack(Stack):
         )
 
         self.detections: dict[str, ModelDetection] = {}
+        self.controllers: dict[str, ModelController] = {}
         for model in config.models:
             detection = ModelDetection(
                 self,
@@ -55,6 +60,20 @@ class PipelineStack(Stack):
             )
             self.alarms.watch(detection.dlq_alarm)
             self.detections[model.name] = detection
+            controller = ModelController(
+                self,
+                f"Controller{_construct_id(model.name)}",
+                config=config,
+                model=model,
+                queue=detection.queue,
+                event_source_mapping_id=detection.event_source_mapping_id,
+                detect_function=detection.function,
+                control_table=self.control.table,
+                event_bus=self.events.bus,
+            )
+            for alarm in controller.alarms:
+                self.alarms.watch(alarm)
+            self.controllers[model.name] = controller
 
         self._acknowledge_cdk_internals()
         self._outputs()
@@ -84,6 +103,7 @@ class PipelineStack(Stack):
             "results_table": self.results.table.table_name,
             "event_bus": self.events.bus.event_bus_name,
             "alarm_topic": self.alarms.topic.topic_arn,
+            "control_table": self.control.table.table_name,
             "models": {
                 name: {
                     "prefix": detection.model.prefix,
@@ -92,6 +112,7 @@ class PipelineStack(Stack):
                     "dead_letter_queue_url": detection.dead_letter_queue.queue_url,
                     "function": detection.function.function_name,
                     "event_source_mapping_id": detection.event_source_mapping_id,
+                    "controller_state_machine_arn": self.controllers[name].state_machine.state_machine_arn,
                 }
                 for name, detection in self.detections.items()
             },

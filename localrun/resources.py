@@ -54,3 +54,17 @@ def create_results_table(client: DynamoDBClient, name: str) -> None:
     """Create the results table (for moto) and wait until it is active."""
     client.create_table(**results_table_definition(name))
     client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0, "MaxAttempts": 5})
+
+
+def create_control_table(client: DynamoDBClient, name: str) -> None:
+    """Create the controller's lock and session-ledger table (``infra.constructs.control_table``)."""
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )
+    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0, "MaxAttempts": 5})

@@ -70,13 +70,7 @@ def dependencies() -> Dependencies:
     )
 
 
-# A batch whose every record failed returns them all as item failures rather than raising:
-# Lambda retries the same records either way, and the response stays one shape.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-
-
-def _model_settings() -> ModelSettings:
-    current = settings()
+def model_settings(current: Settings) -> ModelSettings:
     return ModelSettings(
         model_name=current.model_name,
         project_version_arn=current.project_version_arn,
@@ -84,23 +78,36 @@ def _model_settings() -> ModelSettings:
     )
 
 
-def _record_handler(record: SQSRecord, state: BatchState) -> None:
+def _record_handler(record: SQSRecord, model: ModelSettings, deps: Dependencies, state: BatchState) -> None:
     try:
-        process_message(record.body, _model_settings(), dependencies(), state)
+        process_message(record.body, model, deps, state)
     except MalformedMessageError as exc:
         # Fails the item every time, so SQS dead-letters it after maxReceiveCount with this reason logged.
         logger.error("malformed message", extra={"message_id": record.message_id, "reason": str(exc)})
         raise
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+def handle(
+    event: dict[str, Any], context: LambdaContext, current: Settings, deps: Dependencies
+) -> PartialItemFailureResponse:
+    """One SQS batch with explicit settings and adapters (the offline runtime calls this per model)."""
+    model = model_settings(current)
     state = BatchState()
-    metrics.add_dimension(name="model", value=settings().model_name)
+    # A batch whose every record failed returns them all as item failures rather than raising:
+    # Lambda retries the same records either way, and the response stays one shape.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(
         event=event,
-        record_handler=lambda record: _record_handler(record, state),
+        record_handler=lambda record: _record_handler(record, model, deps, state),
         processor=processor,
         context=context,
     )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    """Lambda entry point."""
+    current = settings()
+    metrics.add_dimension(name="model", value=current.model_name)
+    return handle(event, context, current, dependencies())

@@ -1,0 +1,1 @@
+"""``clp``: the Custom Labels Pipeline command line (offline runtime and operator commands)."""

@@ -1,0 +1,191 @@
+"""``clp`` — run the pipeline offline (``demo``, ``local run``) and operate a deployed stack."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from clp.report import render, summary
+from infra.config import DEFAULT_CDK_JSON, ConfigError, PipelineConfig, load_config
+from localrun.emulator import Manifest, ManifestError
+from localrun.rehearsal import Progress as RunProgress, Rehearsal, RehearsalTimeoutError, RunResult, run_directory
+from localrun.runtime import OfflineRuntime, RuntimeOptions
+from localrun.sample import generate
+
+app = typer.Typer(
+    help="Custom Labels Pipeline: rehearse it offline, or operate a deployed stack.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+local_app = typer.Typer(help="Run the pipeline offline (moto + the Custom Labels emulator).", no_args_is_help=True)
+app.add_typer(local_app, name="local")
+
+err = Console(stderr=True, soft_wrap=True)
+out = Console()
+
+ConfigOption = Annotated[
+    Path, typer.Option("--config", help="cdk.json whose 'pipeline' block configures the pipeline.")
+]
+ScaleOption = Annotated[
+    float,
+    typer.Option("--time-scale", min=1.0, help="Simulated seconds per real second (waits and start delays shrink)."),
+]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print a one-line error and return the exit to raise."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _config(path: Path) -> PipelineConfig:
+    try:
+        return load_config(path)
+    except FileNotFoundError as exc:
+        raise fail(f"config file not found: {path}") from exc
+    except (ConfigError, json.JSONDecodeError) as exc:
+        raise fail(f"{path}: {str(exc).splitlines()[0]} {' '.join(str(exc).splitlines()[1:])}".strip()) from exc
+
+
+def _check_images(images: Path) -> list[Path]:
+    """Every file under ``images``; fails before anything is uploaded if one cannot be read."""
+    if not images.exists():
+        raise fail(f"images directory not found: {images}")
+    if not images.is_dir():
+        raise fail(f"not a directory: {images}")
+    files = []
+    for path in sorted(images.rglob("*")):
+        if path.is_symlink() and not path.exists():
+            raise fail(f"cannot read {path}: broken symbolic link")
+        if path.is_file():
+            if not os.access(path, os.R_OK):
+                raise fail(f"cannot read {path}: permission denied")
+            files.append(path)
+    return files
+
+
+def _manifest(labels: Path | None) -> Manifest | None:
+    if labels is None:
+        return None
+    if not labels.is_file():
+        raise fail(f"labels manifest not found: {labels}")
+    try:
+        return Manifest.load(labels)
+    except ManifestError as exc:
+        raise fail(str(exc)) from exc
+    except OSError as exc:
+        raise fail(f"cannot read {labels}: {exc.strerror}") from exc
+
+
+def _run_with_progress(
+    config: PipelineConfig, images: Path, options: RuntimeOptions, *, total: int, show: bool, timeout: float
+) -> RunResult:
+    if not show:
+        return run_directory(config, images, runtime_options=options, timeout_seconds=timeout)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(bar_width=20),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as bar:
+        task = bar.add_task("images", total=total, status="uploading")
+
+        def update(p: RunProgress) -> None:
+            bar.update(
+                task,
+                completed=p.detected + p.failed,
+                status=f"model {p.model_status} · queue {p.queued} · t+{p.simulated_seconds / 60:.0f} sim-min",
+            )
+
+        with OfflineRuntime(config, options) as runtime:
+            keys = runtime.upload_directory(images)
+            return Rehearsal(runtime).run(keys, progress=update, timeout_seconds=timeout)
+
+
+@local_app.command("run")
+def local_run(
+    images: Annotated[Path, typer.Option("--images", help="Directory whose files are uploaded (recursively).")],
+    labels: Annotated[
+        Path | None,
+        typer.Option("--labels", help="Ground Truth manifest the emulated model replays (default: no labels)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print exactly one JSON document on stdout.")] = False,
+    config_path: ConfigOption = DEFAULT_CDK_JSON,
+    time_scale: ScaleOption = 60.0,
+    timeout: Annotated[float, typer.Option("--timeout", min=1.0, help="Give up after this many real seconds.")] = 900.0,
+) -> None:
+    """Upload every file under --images (key = first model's prefix + relative path), run the pipeline
+    (controller included) until every object has a terminal result and the model is stopped, and report.
+
+    Exit status 0 when the run completed, whatever the per-image statuses.
+    """
+    config = _config(config_path)
+    files = _check_images(images)
+    manifest = _manifest(labels)
+    options = RuntimeOptions(time_scale=time_scale, manifest=manifest, log_path=None)
+    try:
+        result = _run_with_progress(config, images, options, total=len(files), show=not as_json, timeout=timeout)
+    except RehearsalTimeoutError as exc:
+        raise fail(str(exc), code=1) from exc
+    if as_json:
+        print(json.dumps(result.contract(), ensure_ascii=False))
+    else:
+        render(out, summary(result, config.price_per_inference_unit_hour))
+    if not result.completed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    output: Annotated[Path, typer.Option("--output", help="Where the dataset and report.json are written.")] = Path(
+        "demo-output"
+    ),
+    count: Annotated[int, typer.Option("--images", min=3, max=2000, help="Sample images to generate.")] = 60,
+    config_path: ConfigOption = DEFAULT_CDK_JSON,
+    time_scale: ScaleOption = 60.0,
+) -> None:
+    """Rehearse a nightly batch window offline on a generated produce-quality dataset (ripe / rotten / raw).
+
+    Uploads arrive while the model is stopped; the window opens, the controller starts the model, the
+    queue drains, the model stops. Ends with outcomes, labels, sessions and cost next to an always-on model.
+    """
+    config = _config(config_path)
+    err.print(
+        "[dim]Offline rehearsal: moto + the Custom Labels emulator (replays labels from a manifest; "
+        "not the real service).[/]"
+    )
+    dataset = generate(output / "dataset", images=count)
+    files = _check_images(dataset.images_dir)
+    options = RuntimeOptions(
+        time_scale=time_scale, manifest=Manifest.load(dataset.manifest), log_path=output / "lambda.log"
+    )
+    err.print(
+        f"{len(files)} uploads ({dataset.labelled} known to the model, {dataset.unlabelled} unknown, "
+        f"{dataset.bad_files} bad files) arrive while [bold]{config.models[0].name}[/] is stopped; "
+        "the batch window opens."
+    )
+    try:
+        result = _run_with_progress(config, dataset.images_dir, options, total=len(files), show=True, timeout=600)
+    except RehearsalTimeoutError as exc:
+        raise fail(str(exc), code=1) from exc
+    report = summary(result, config.price_per_inference_unit_hour)
+    render(out, report)
+    path = output / "report.json"
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    out.print(f"report: {path}")
+    if not result.completed:
+        raise typer.Exit(1)
+
+
+def main() -> None:  # pragma: no cover - console script entry point
+    app()

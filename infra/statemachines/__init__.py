@@ -1,0 +1,122 @@
+"""State machine definitions kept as ASL JSON files, and the one loader CDK, the offline runtime and tests use.
+
+The controller definition (``controller.asl.json``) carries ``${Name}`` placeholders. In AWS they are
+CloudFormation ``DefinitionSubstitutions`` (values may be tokens: queue URL, table name, ...); offline
+and in tests :func:`substitute` applies the same mapping in Python. :func:`controller_substitutions`
+is the single place that maps the typed config to those placeholders, so every consumer gets the
+same values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from infra import constants
+from infra.config import Lifecycle, ModelConfig, PipelineConfig
+
+STATEMACHINES_DIR = Path(__file__).resolve().parent
+CONTROLLER_DEFINITION_PATH = STATEMACHINES_DIR / constants.CONTROLLER_ASL_FILE
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
+
+
+class DefinitionError(ValueError):
+    """A definition and its substitutions do not match (a placeholder without value, or the reverse)."""
+
+
+def placeholders(definition: str) -> set[str]:
+    """Names of the ``${Name}`` placeholders in ``definition``."""
+    return set(_PLACEHOLDER.findall(definition))
+
+
+def execution_timeout_seconds(lifecycle: Lifecycle) -> int:
+    """The state machine's own ``TimeoutSeconds``: equal to the lock TTL, so no execution outlives its lock."""
+    return lifecycle.lock_ttl_minutes * 60
+
+
+def controller_definition(timeout_seconds: int, path: Path = CONTROLLER_DEFINITION_PATH) -> str:
+    """The controller ASL with its top-level ``TimeoutSeconds`` set, placeholders left in place.
+
+    ``TimeoutSeconds`` must be a JSON integer, which a string placeholder cannot provide while the
+    file stays valid JSON, so it is set here (CDK ignores ``StateMachine(timeout=...)`` for string
+    definitions).
+    """
+    if timeout_seconds < 1:
+        raise DefinitionError(f"TimeoutSeconds must be >= 1, got {timeout_seconds}")
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    document["TimeoutSeconds"] = timeout_seconds
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def controller_substitutions(
+    config: PipelineConfig,
+    model: ModelConfig,
+    *,
+    queue_url: str,
+    event_source_mapping_id: str,
+    control_table_name: str,
+    event_bus_name: str,
+    backlog_alarm_name: str,
+) -> dict[str, str]:
+    """Values of every placeholder of the controller definition for one model.
+
+    Numbers are passed as strings (``$number('${X}')`` in the ASL) because substitution is textual.
+    ``backlog_alarm_name`` is empty when the model has no backlog trigger (mode ``scheduled``).
+    """
+    life = model.lifecycle
+    return {
+        "ProjectArn": model.project_arn,
+        "ProjectVersionArn": model.project_version_arn,
+        "VersionName": model.version_name,
+        "ModelName": model.name,
+        "QueueUrl": queue_url,
+        "EventSourceMappingId": event_source_mapping_id,
+        "ControlTableName": control_table_name,
+        "EventBusName": event_bus_name,
+        "BacklogAlarmName": backlog_alarm_name,
+        "EventSource": constants.EVENT_SOURCE,
+        "ModelStartedDetailType": constants.DETAIL_TYPE_MODEL_STARTED,
+        "ModelStoppedDetailType": constants.DETAIL_TYPE_MODEL_STOPPED,
+        "PollIntervalSeconds": str(life.poll_interval_seconds),
+        "StartPollIntervalSeconds": str(life.start_poll_interval_seconds),
+        "StartTimeoutSeconds": str(life.start_timeout_minutes * 60),
+        "IdleGraceSeconds": str(life.idle_grace_seconds),
+        "MaxRuntimeSeconds": str(life.max_runtime_minutes * 60),
+        "StopTimeoutSeconds": str(constants.CONTROLLER_STOP_TIMEOUT_MINUTES * 60),
+        "LockTtlSeconds": str(life.lock_ttl_minutes * 60),
+        "MinInferenceUnits": str(life.min_inference_units),
+        "MaxInferenceUnits": str(life.max_inference_units),
+        "PricePerInferenceUnitHour": repr(float(config.price_per_inference_unit_hour)),
+    }
+
+
+def substitute(definition: str, substitutions: dict[str, str]) -> str:
+    """Replace every ``${Name}`` as CloudFormation ``DefinitionSubstitutions`` would.
+
+    Raises :class:`DefinitionError` when a placeholder has no value or a value has no placeholder,
+    so a renamed placeholder cannot silently reach AWS.
+    """
+    wanted = placeholders(definition)
+    missing = sorted(wanted - substitutions.keys())
+    unused = sorted(substitutions.keys() - wanted)
+    if missing or unused:
+        raise DefinitionError(f"placeholders without value: {missing}; values without placeholder: {unused}")
+    for name, value in substitutions.items():
+        # Values land inside JSON strings (and JSONata string literals): refuse what would break them.
+        if any(ch in value for ch in "\"'\\\n"):
+            raise DefinitionError(f"substitution {name}={value!r} contains a quote, backslash or newline")
+    return _PLACEHOLDER.sub(lambda match: substitutions[match.group(1)], definition)
+
+
+__all__ = [
+    "CONTROLLER_DEFINITION_PATH",
+    "DefinitionError",
+    "controller_definition",
+    "controller_substitutions",
+    "execution_timeout_seconds",
+    "placeholders",
+    "substitute",
+]

@@ -1,0 +1,146 @@
+"""A local stand-in for Lambda's SQS event source mapping, driving the real detect handler in-process.
+
+It honours what the mapping record in moto says (enabled state, batch size, maximum concurrency) and what
+SQS does with the answer: deleted on success, left invisible for the visibility timeout on an item failure
+(scaled like every other wait), redelivered after it, dead-lettered by the queue's redrive policy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_sqs import SQSClient
+
+BatchHandler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class PollerStats:
+    batches: int = 0
+    messages: int = 0
+    item_failures: int = 0
+    handler_errors: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+class EventSourcePoller:
+    """Polls one queue for one function while its event source mapping is enabled."""
+
+    def __init__(
+        self,
+        *,
+        sqs: SQSClient,
+        lambda_client: LambdaClient,
+        mapping_uuid: str,
+        queue_url: str,
+        queue_arn: str,
+        region: str,
+        handler: BatchHandler,
+        visibility_timeout_real_seconds: float,
+        idle_sleep_seconds: float = 0.02,
+    ) -> None:
+        self._sqs = sqs
+        self._lambda = lambda_client
+        self._uuid = mapping_uuid
+        self._queue_url = queue_url
+        self._queue_arn = queue_arn
+        self._region = region
+        self._handler = handler
+        self._visibility = max(0, round(visibility_timeout_real_seconds))
+        self._idle_sleep = idle_sleep_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.stats = PollerStats()
+        self.errors: list[str] = []
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"poller-{self._uuid[:8]}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _mapping(self) -> tuple[bool, int, int]:
+        mapping = self._lambda.get_event_source_mapping(UUID=self._uuid)
+        enabled = mapping.get("State") == "Enabled"
+        batch_size = int(mapping.get("BatchSize") or 10)
+        concurrency = int((mapping.get("ScalingConfig") or {}).get("MaximumConcurrency") or 2)
+        return enabled, batch_size, concurrency
+
+    def _run(self) -> None:
+        executor: ThreadPoolExecutor | None = None
+        workers = 0
+        try:
+            while not self._stop.is_set():
+                enabled, batch_size, concurrency = self._mapping()
+                if not enabled:
+                    time.sleep(self._idle_sleep)
+                    continue
+                if executor is None or workers != concurrency:
+                    if executor is not None:
+                        executor.shutdown(wait=True)
+                    executor, workers = ThreadPoolExecutor(concurrency, thread_name_prefix="detect"), concurrency
+                # Each concurrent "instance" receives and processes one batch, like Lambda's pollers.
+                futures = [executor.submit(self._one_batch, batch_size) for _ in range(concurrency)]
+                received = sum(f.result() for f in futures)
+                if received == 0:
+                    time.sleep(self._idle_sleep)
+        finally:
+            if executor is not None:
+                executor.shutdown(wait=True)
+
+    def _one_batch(self, batch_size: int) -> int:
+        response = self._sqs.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=batch_size,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+            VisibilityTimeout=self._visibility,
+        )
+        messages = response.get("Messages", [])
+        if not messages:
+            return 0
+        event = {"Records": [self._record(m) for m in messages]}
+        try:
+            result = self._handler(event)
+            failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+        except Exception as exc:  # a crashed invocation: every message of the batch is retried
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+            failed = {m["MessageId"] for m in messages}
+            with self.stats.lock:
+                self.stats.handler_errors += 1
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            self._sqs.delete_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
+        with self.stats.lock:
+            self.stats.batches += 1
+            self.stats.messages += len(messages)
+            self.stats.item_failures += len(failed)
+        return len(messages)
+
+    def _record(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        body = message["Body"]
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": body,
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": message.get("MessageAttributes", {}),
+            "md5OfBody": message.get("MD5OfBody") or hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self._queue_arn,
+            "awsRegion": self._region,
+        }

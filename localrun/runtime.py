@@ -1,0 +1,394 @@
+"""The offline runtime: the whole pipeline in one process, no AWS account.
+
+moto provides S3 (with the uploads → queue notifications), SQS (with the DLQ redrive policy), DynamoDB,
+EventBridge, the Lambda event source mapping records and Step Functions executing the **real controller
+ASL file**; the Custom Labels emulator provides Rekognition; the **real detect handler** is driven by
+:class:`localrun.poller.EventSourcePoller`. Everything is created from the same typed config the CDK app
+reads. A development and rehearsal tool: nothing here is the real service.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import boto3
+from botocore.config import Config
+from moto import mock_aws
+
+from infra import constants
+from infra.config import ModelConfig, PipelineConfig
+from infra.statemachines import (
+    controller_definition,
+    controller_substitutions,
+    execution_timeout_seconds,
+    substitute,
+)
+from infra.statemachines.moto_jsonata import install_moto_jsonata
+from lambdas.common.observability import SERVICE
+from lambdas.detect.adapters import (
+    DynamoResultsRepository,
+    EventBridgePublisher,
+    RekognitionDetector,
+    S3ObjectInspector,
+    SqsRequeuer,
+)
+from lambdas.detect.handler import Settings, handle
+from lambdas.detect.logic import Dependencies
+from localrun.clock import ScaledClock
+from localrun.emulator import CustomLabelsEmulator, Faults, Manifest
+from localrun.moto_adapt import MOTO_CONFIG, moto_definition
+from localrun.poller import EventSourcePoller
+from localrun.resources import create_control_table, create_results_table
+
+ACCOUNT = "123456789012"  # moto's default account
+LOCAL_BUCKET = "clp-uploads-local"
+LOCAL_TABLE = "clp-results-local"
+LOCAL_CONTROL_TABLE = "clp-control-local"
+LOCAL_BUS = "clp-events-local"
+
+
+@dataclass
+class ModelResources:
+    """What the runtime created for one model."""
+
+    model: ModelConfig
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    function_name: str
+    mapping_uuid: str
+    state_machine_arn: str = ""
+    poller: EventSourcePoller | None = None
+
+
+@dataclass
+class RuntimeOptions:
+    """How a rehearsal runs. Durations are simulated seconds; ``time_scale`` shrinks every wait."""
+
+    time_scale: float = 60.0
+    start_delay_seconds: float = 300.0
+    stop_delay_seconds: float = 60.0
+    manifest: Manifest | None = None
+    faults: Faults | None = None
+    log_path: Path | None = None
+    # Controller settings for the rehearsal (simulated seconds); None keeps the model's lifecycle config.
+    idle_grace_seconds: float | None = None
+    poll_interval_seconds: float | None = None
+    extra_models_running: dict[str, str] = field(default_factory=dict)
+
+
+class OfflineRuntime:
+    """Context manager owning moto, the emulator, the resources and the pollers."""
+
+    def __init__(self, config: PipelineConfig, options: RuntimeOptions | None = None) -> None:
+        self.config = config
+        self.options = options or RuntimeOptions()
+        self.clock = ScaledClock(self.options.time_scale)
+        self.region = config.models[0].region
+        self.models: dict[str, ModelResources] = {}
+        self._mock: Any = None
+        self.emulator: CustomLabelsEmulator | None = None
+        self._log_handler: logging.Handler | None = None
+        self._lock = threading.Lock()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+
+        self._quiet_lambda_logs()
+        install_moto_jsonata()
+        self._mock = mock_aws(config=MOTO_CONFIG)
+        self._mock.start()
+        try:
+            self.emulator = CustomLabelsEmulator(
+                clock=self.clock,
+                start_delay_seconds=self.options.start_delay_seconds,
+                stop_delay_seconds=self.options.stop_delay_seconds,
+                faults=self.options.faults,
+                region_name=self.region,
+            ).activate()
+            for model in self.config.models:
+                self.emulator.add_model(
+                    project_arn=model.project_arn,
+                    project_version_arn=model.project_version_arn,
+                    tps_per_inference_unit=model.tps_per_inference_unit,
+                    manifest=self.options.manifest,
+                )
+            self._create_shared()
+            for model in self.config.models:
+                self.models[model.name] = self._create_model(model)
+            self._start_pollers()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        for resources in self.models.values():
+            if resources.poller is not None:
+                resources.poller.stop()
+        if self.emulator is not None:
+            self.emulator.deactivate()
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        if self._log_handler is not None:
+            logging.getLogger(SERVICE).removeHandler(self._log_handler)
+            self._log_handler.close()
+
+    def _quiet_lambda_logs(self) -> None:
+        """Powertools logs JSON to stdout; offline it goes to a file so stdout stays the report's."""
+        service_logger = logging.getLogger(SERVICE)
+        for handler in list(service_logger.handlers):
+            service_logger.removeHandler(handler)
+        if self.options.log_path is not None:
+            self.options.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log_handler = logging.FileHandler(self.options.log_path, encoding="utf-8")
+        else:
+            self._log_handler = logging.NullHandler()
+        service_logger.addHandler(self._log_handler)
+        service_logger.propagate = False
+
+    # -- clients ----------------------------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        return boto3.client(  # type: ignore[call-overload]
+            service, region_name=self.region, config=Config(retries={"mode": "standard", "max_attempts": 3})
+        )
+
+    # -- resources --------------------------------------------------------------------------------
+
+    def _create_shared(self) -> None:
+        s3 = self.client("s3")
+        if self.region == "us-east-1":
+            s3.create_bucket(Bucket=LOCAL_BUCKET)
+        else:
+            s3.create_bucket(Bucket=LOCAL_BUCKET, CreateBucketConfiguration={"LocationConstraint": self.region})
+        s3.put_bucket_versioning(Bucket=LOCAL_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        create_results_table(self.client("dynamodb"), LOCAL_TABLE)
+        create_control_table(self.client("dynamodb"), LOCAL_CONTROL_TABLE)
+        self.client("events").create_event_bus(Name=LOCAL_BUS)
+        iam = self.client("iam")
+        iam.create_role(
+            RoleName="clp-local-detect",
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+        )
+        iam.create_role(
+            RoleName="clp-local-controller",
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "states.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+        )
+
+    def _create_model(self, model: ModelConfig) -> ModelResources:
+        sqs = self.client("sqs")
+        name = f"{self.config.resource_prefix}-{model.name}"
+        dlq_url = sqs.create_queue(
+            QueueName=f"{name}-dlq",
+            Attributes={"MessageRetentionPeriod": str(constants.QUEUE_RETENTION_DAYS * 86400)},
+        )["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue_url = sqs.create_queue(
+            QueueName=f"{name}-detect",
+            Attributes={
+                "MessageRetentionPeriod": str(constants.QUEUE_RETENTION_DAYS * 86400),
+                "VisibilityTimeout": str(constants.QUEUE_VISIBILITY_TIMEOUT_SECONDS),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": constants.DLQ_MAX_RECEIVE_COUNT}
+                ),
+            },
+        )["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        # moto delivers messages itself to an *enabled* mapping on its queue (and deletes them). The
+        # mapping record points at an idle shadow queue instead, so the controller can enable and
+        # disable it while this runtime's poller — honouring that state — consumes the real queue.
+        shadow_url = sqs.create_queue(QueueName=f"{name}-esm-shadow")["QueueUrl"]
+        shadow_arn = sqs.get_queue_attributes(QueueUrl=shadow_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        lambda_client = self.client("lambda")
+        function_name = f"{name}-detect"
+        lambda_client.create_function(
+            FunctionName=function_name,
+            Runtime=constants.LAMBDA_PYTHON_RUNTIME,
+            Role=f"arn:aws:iam::{ACCOUNT}:role/clp-local-detect",
+            Handler=constants.DETECT_HANDLER,
+            Code={"ZipFile": _placeholder_zip()},
+            Timeout=constants.DETECT_FUNCTION_TIMEOUT_SECONDS,
+        )
+        mapping = lambda_client.create_event_source_mapping(
+            EventSourceArn=shadow_arn,
+            FunctionName=function_name,
+            BatchSize=constants.SQS_BATCH_SIZE,
+            Enabled=False,
+            FunctionResponseTypes=["ReportBatchItemFailures"],
+            ScalingConfig={"MaximumConcurrency": model.effective_max_concurrency},
+        )
+        return ModelResources(
+            model=model,
+            queue_url=queue_url,
+            queue_arn=queue_arn,
+            dlq_url=dlq_url,
+            function_name=function_name,
+            mapping_uuid=mapping["UUID"],
+        )
+
+    def _start_pollers(self) -> None:
+        s3 = self.client("s3")
+        s3.put_bucket_notification_configuration(
+            Bucket=LOCAL_BUCKET,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "Id": resources.model.name,
+                        "QueueArn": resources.queue_arn,
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": resources.model.prefix}]}},
+                    }
+                    for resources in self.models.values()
+                ]
+            },
+        )
+        for resources in self.models.values():
+            resources.state_machine_arn = self._create_controller(resources)
+            resources.poller = EventSourcePoller(
+                sqs=self.client("sqs"),
+                lambda_client=self.client("lambda"),
+                mapping_uuid=resources.mapping_uuid,
+                queue_url=resources.queue_url,
+                queue_arn=resources.queue_arn,
+                region=self.region,
+                handler=self._detect_handler(resources.model),
+                visibility_timeout_real_seconds=self.clock.to_real_seconds(constants.QUEUE_VISIBILITY_TIMEOUT_SECONDS),
+            )
+            resources.poller.start()
+
+    def _detect_handler(self, model: ModelConfig) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        """The real detect handler with this model's settings and clients on the emulator's clock."""
+
+        resources = self.models[model.name]
+        settings = Settings.model_validate(
+            {
+                "MODEL_NAME": model.name,
+                "PROJECT_VERSION_ARN": model.project_version_arn,
+                "MODEL_PREFIX": model.prefix,
+                "MIN_CONFIDENCE": model.min_confidence,
+                "MAX_RESULTS": model.max_results,
+                "RESULTS_TABLE": LOCAL_TABLE,
+                "EVENT_BUS_NAME": LOCAL_BUS,
+                "QUEUE_URL": resources.queue_url,
+                "NOT_READY_DELAY_SECONDS": min(
+                    900, round(self.clock.to_real_seconds(constants.NOT_READY_REQUEUE_DELAY_SECONDS))
+                ),
+            }
+        )
+        clock = self.clock
+        deps = Dependencies(
+            detector=RekognitionDetector(
+                self.client("rekognition"), model.project_version_arn, model.min_confidence, model.max_results
+            ),
+            inspector=S3ObjectInspector(self.client("s3")),
+            repository=DynamoResultsRepository(self.client("dynamodb"), LOCAL_TABLE),
+            publisher=EventBridgePublisher(self.client("events"), LOCAL_BUS),
+            requeuer=SqsRequeuer(self.client("sqs"), resources.queue_url, settings.not_ready_delay_seconds),
+            now=lambda: datetime.fromtimestamp(clock.now(), UTC),
+        )
+        context = _LocalContext(resources.function_name)
+
+        def invoke(event: dict[str, Any]) -> dict[str, Any]:
+            return dict(handle(event, context, settings, deps))  # type: ignore[arg-type]
+
+        return invoke
+
+    def _create_controller(self, resources: ModelResources) -> str:
+        """The real controller ASL file, substituted like CloudFormation does, adapted for moto."""
+
+        model = resources.model
+        definition = substitute(
+            controller_definition(execution_timeout_seconds(model.lifecycle)),
+            controller_substitutions(
+                self.config,
+                model,
+                queue_url=resources.queue_url,
+                event_source_mapping_id=resources.mapping_uuid,
+                control_table_name=LOCAL_CONTROL_TABLE,
+                event_bus_name=LOCAL_BUS,
+                backlog_alarm_name="",  # the rehearsal starts sessions itself (as the schedule would)
+            ),
+        )
+        response = self.client("stepfunctions").create_state_machine(
+            name=f"{self.config.resource_prefix}-{model.name}-controller",
+            definition=moto_definition(definition),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/clp-local-controller",
+            type="STANDARD",
+        )
+        return str(response["stateMachineArn"])
+
+    # -- operations -------------------------------------------------------------------------------
+
+    def upload_directory(self, directory: Path, model: ModelConfig | None = None) -> list[str]:
+        """Upload every file under ``directory`` (key = model prefix + relative path); returns the keys."""
+        model = model or self.config.models[0]
+        s3 = self.client("s3")
+        keys = []
+        for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+            key = model.prefix + path.relative_to(directory).as_posix()
+            s3.put_object(Bucket=LOCAL_BUCKET, Key=key, Body=path.read_bytes())
+            keys.append(key)
+        return keys
+
+
+def _placeholder_zip() -> bytes:
+    """moto needs a code package for the function record; the runtime calls the handler in-process."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "The offline runtime invokes lambdas.detect.handler in-process.\n")
+    return buffer.getvalue()
+
+
+class _LocalContext:
+    """The parts of LambdaContext Powertools reads."""
+
+    def __init__(self, function_name: str) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = constants.DETECT_FUNCTION_MEMORY_MB
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{function_name}"
+        self.aws_request_id = "offline"
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "offline"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return constants.DETECT_FUNCTION_TIMEOUT_SECONDS * 1000

@@ -1,0 +1,242 @@
+"""The controller ASL file itself: valid, integrations-only, every path past the lock cleans up, and
+the definition CDK deploys is exactly the file with its substitutions."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra import constants
+from infra.statemachines import (
+    CONTROLLER_DEFINITION_PATH,
+    DefinitionError,
+    controller_definition,
+    controller_substitutions,
+    execution_timeout_seconds,
+    placeholders,
+    substitute,
+)
+from tests.controller.conftest import SynthesizedController, moto_definition, pipeline_config
+
+ROOT = Path(__file__).resolve().parents[2]
+OPTIMIZED = {
+    "arn:aws:states:::dynamodb:putItem",
+    "arn:aws:states:::dynamodb:updateItem",
+    "arn:aws:states:::dynamodb:deleteItem",
+    "arn:aws:states:::events:putEvents",
+}
+AWS_SDK = {
+    "arn:aws:states:::aws-sdk:rekognition:startProjectVersion",
+    "arn:aws:states:::aws-sdk:rekognition:stopProjectVersion",
+    "arn:aws:states:::aws-sdk:rekognition:describeProjectVersions",
+    "arn:aws:states:::aws-sdk:lambda:updateEventSourceMapping",
+    "arn:aws:states:::aws-sdk:sqs:getQueueAttributes",
+    "arn:aws:states:::aws-sdk:cloudwatch:describeAlarms",
+}
+
+
+def _definition() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(CONTROLLER_DEFINITION_PATH.read_text(encoding="utf-8"))
+    return document
+
+
+def _successors(state: dict[str, Any]) -> set[str]:
+    nexts = {state.get("Next"), state.get("Default")}
+    nexts |= {choice["Next"] for choice in state.get("Choices", [])}
+    nexts |= {catcher["Next"] for catcher in state.get("Catch", [])}
+    return {name for name in nexts if name}
+
+
+def _reachable(states: dict[str, Any], start: str, *, without: str | None = None) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        name = todo.pop()
+        if name in seen or name == without:
+            continue
+        seen.add(name)
+        todo.extend(_successors(states[name]))
+    return seen
+
+
+def test_definition_uses_only_sdk_and_optimized_integrations_with_retry_and_catch() -> None:
+    # Given the definition file
+    definition = _definition()
+    tasks = {name: s for name, s in definition["States"].items() if s["Type"] == "Task"}
+
+    # Then it is JSONata throughout, calls no Lambda, and every task retries and catches
+    assert definition["QueryLanguage"] == "JSONata"
+    assert not any("QueryLanguage" in state for state in definition["States"].values())
+    assert {task["Resource"] for task in tasks.values()} == OPTIMIZED | AWS_SDK
+    for name, task in tasks.items():
+        assert task.get("Catch"), f"{name} has no Catch"
+        assert task.get("Retry"), f"{name} has no Retry"
+    aws_sdk_errors = {
+        error
+        for task in tasks.values()
+        if ":aws-sdk:" in task["Resource"]
+        for retrier in task["Retry"]
+        for error in retrier["ErrorEquals"]
+    }
+    # AWS spells aws-sdk errors <Service>.<Error>Exception in PascalCase (moto's lower case is a test adaptation)
+    assert all(re.match(r"^(Rekognition|Lambda|Sqs|CloudWatch)\.[A-Z]\w+Exception$", e) for e in aws_sdk_errors)
+    assert "Rekognition.ThrottlingException" in aws_sdk_errors
+    assert "Lambda.TooManyRequestsException" in aws_sdk_errors
+
+
+def test_every_path_past_the_lock_goes_through_teardown() -> None:
+    # Given the state graph
+    states = _definition()["States"]
+    terminal = {name for name, s in states.items() if s["Type"] in ("Succeed", "Fail")}
+
+    # When BeginTeardown is removed, nothing after the lock can end the execution ...
+    after_lock = _reachable(states, "DescribeInitial", without="BeginTeardown")
+    assert not after_lock & terminal
+    # ... so every end past the lock runs disable-mapping / stop / ledger / release first
+    teardown = _reachable(states, "BeginTeardown")
+    assert {"DisableMapping", "StopModel", "WriteLedger", "ReleaseLock", "HandOverLock"} <= teardown
+    # and the exits before the lock have no side effect on the model or the mapping
+    before_lock = _reachable(states, "Init", without="AcquireLock")
+    resources = {states[name].get("Resource", "") for name in before_lock}
+    assert not {r for r in resources if "rekognition" in r or "lambda" in r or "dynamodb" in r}
+
+
+def test_failed_executions_end_in_a_fail_state_the_alarm_can_see() -> None:
+    states = _definition()["States"]
+    # The only Fail state is reached from the end of teardown and from errors before any side effect
+    fails = [name for name, s in states.items() if s["Type"] == "Fail"]
+    assert fails == ["Failed"]
+    predecessors = {name for name, s in states.items() if "Failed" in _successors(s)}
+    assert predecessors == {"Finish", "CheckBacklog", "ReleaseLockAfterError"}
+
+
+def test_asl_validator_accepts_the_definition() -> None:
+    # The Makefile runs `npm ci`; without node_modules there is nothing to run.
+    validator = ROOT / "node_modules" / ".bin" / "asl-validator"
+    if not validator.exists() or shutil.which("node") is None:
+        pytest.skip("node_modules/.bin/asl-validator absent: run `npm ci` (asl-validator 4.0.0 is a dev dependency)")
+    # asl-validator 4 takes the file with --json-path (it has no --json-definition-file option)
+    result = subprocess.run(
+        [str(validator), "--json-path", str(CONTROLLER_DEFINITION_PATH)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is valid" in result.stdout
+
+
+def test_placeholders_and_substitutions_match_exactly() -> None:
+    config = pipeline_config()
+    values = controller_substitutions(
+        config,
+        config.models[0],
+        queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/q",
+        event_source_mapping_id="uuid",
+        control_table_name="table",
+        event_bus_name="bus",
+        backlog_alarm_name="alarm",
+    )
+    text = CONTROLLER_DEFINITION_PATH.read_text(encoding="utf-8")
+    assert placeholders(text) == set(values)
+    rendered = json.loads(substitute(text, values))
+    assert not placeholders(json.dumps(rendered))
+    with pytest.raises(DefinitionError, match="without value"):
+        substitute(text, {k: v for k, v in values.items() if k != "QueueUrl"})
+    with pytest.raises(DefinitionError, match="without placeholder"):
+        substitute(text, {**values, "Extra": "x"})
+    with pytest.raises(DefinitionError, match="quote"):
+        substitute(text, {**values, "ModelName": "it's"})
+
+
+def test_numeric_defaults_come_from_the_lifecycle_config() -> None:
+    config = pipeline_config(idle_grace_seconds=120, max_runtime_minutes=60, lock_ttl_minutes=120)
+    values = controller_substitutions(
+        config,
+        config.models[0],
+        queue_url="q",
+        event_source_mapping_id="u",
+        control_table_name="t",
+        event_bus_name="b",
+        backlog_alarm_name="",
+    )
+    assert values["IdleGraceSeconds"] == "120"
+    assert values["MaxRuntimeSeconds"] == "3600"
+    assert values["LockTtlSeconds"] == "7200"
+    assert values["StopTimeoutSeconds"] == str(constants.CONTROLLER_STOP_TIMEOUT_MINUTES * 60)
+    assert values["PricePerInferenceUnitHour"] == "4.0"
+    assert execution_timeout_seconds(config.models[0].lifecycle) == 7200
+
+
+def test_synthesized_definition_is_the_file_with_substitutions(synthesized: SynthesizedController) -> None:
+    # Given the state machine CDK synthesized
+    machine = next(
+        r["Properties"]
+        for r in synthesized.template["Resources"].values()
+        if r["Type"] == "AWS::StepFunctions::StateMachine"
+    )
+    deployed = machine["DefinitionString"]
+    values = machine["DefinitionSubstitutions"]
+    ids = synthesized.logical_ids
+
+    # Then the token-valued substitutions point at the right resources
+    refs = {name: value["Ref"] for name, value in values.items() if isinstance(value, dict)}
+    assert refs["QueueUrl"] == ids["queue"]
+    assert refs["EventSourceMappingId"] == ids["mapping"]
+    assert refs["ControlTableName"] == ids["table"]
+    assert refs["EventBusName"] == ids["bus"]
+    assert refs["BacklogAlarmName"].startswith("ControllerBacklogAlarm")
+
+    # ... and, resolved, the deployed definition equals the file with the same substitutions
+    resolved = {name: (f"<{value['Ref']}>" if isinstance(value, dict) else value) for name, value in values.items()}
+    model = synthesized.config.models[0]
+    expected_values = controller_substitutions(
+        synthesized.config,
+        model,
+        queue_url=f"<{ids['queue']}>",
+        event_source_mapping_id=f"<{ids['mapping']}>",
+        control_table_name=f"<{ids['table']}>",
+        event_bus_name=f"<{ids['bus']}>",
+        backlog_alarm_name=resolved["BacklogAlarmName"],
+    )
+    assert resolved == expected_values
+    from_template = json.loads(substitute(deployed, resolved))
+    from_file = json.loads(substitute(CONTROLLER_DEFINITION_PATH.read_text(encoding="utf-8"), expected_values))
+    timeout = execution_timeout_seconds(model.lifecycle)
+    assert from_template == {**from_file, "TimeoutSeconds": timeout}
+    assert deployed == controller_definition(timeout)
+
+
+def test_moto_adaptation_rewrites_only_aws_sdk_error_prefixes() -> None:
+    text = CONTROLLER_DEFINITION_PATH.read_text(encoding="utf-8")
+    adapted = moto_definition(text)
+    changed = {
+        (before, after)
+        for before, after in zip(text.splitlines(), adapted.splitlines(), strict=True)
+        if before != after
+    }
+    assert changed, "expected PascalCase aws-sdk error names to rewrite"
+    for before, after in changed:
+        assert before.lower() == after.lower()
+        assert re.search(r'"(Rekognition|Lambda|Sqs|CloudWatch)\.', before)
+    # Optimized integrations keep their names (moto spells them as AWS does)
+    assert '"DynamoDB.ConditionalCheckFailedException"' in adapted
+    assert '"EventBridge.FailedEntry"' in adapted
+
+
+def test_docs_describe_every_lifecycle_setting_and_input_field() -> None:
+    from infra.config import Lifecycle
+
+    docs = (ROOT / "docs" / "controller.md").read_text(encoding="utf-8")
+    for name in Lifecycle.model_fields:
+        assert f"`{name}`" in docs, f"docs/controller.md does not describe Lifecycle.{name}"
+    config_expression = _definition()["States"]["Init"]["Assign"]["cfg"]
+    for field in re.findall(r"\$(?:int|time)\('([a-z_]+)'", config_expression):
+        assert f"`{field}`" in docs, f"docs/controller.md does not describe the input field {field}"
