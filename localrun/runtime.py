@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import boto3
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf import cloudwatch as _emf
 from botocore.config import Config
 from moto import mock_aws
 
@@ -147,9 +148,15 @@ class OfflineRuntime:
         if self._log_handler is not None:
             logging.getLogger(SERVICE).removeHandler(self._log_handler)
             self._log_handler.close()
+        if hasattr(_emf, "print"):
+            del _emf.print  # back to the builtin
 
     def _quiet_lambda_logs(self) -> None:
-        """Powertools logs JSON to stdout; offline it goes to a file so stdout stays the report's."""
+        """Powertools logs JSON to stdout; offline it goes to a file so stdout stays the report's.
+
+        Metrics are EMF documents Powertools ``print``s to stdout for CloudWatch to pick up; offline the
+        print of that one module is pointed at the same log file, where CloudWatch would have them.
+        """
         service_logger = logging.getLogger(SERVICE)
         for handler in list(service_logger.handlers):
             service_logger.removeHandler(handler)
@@ -160,6 +167,13 @@ class OfflineRuntime:
             self._log_handler = logging.NullHandler()
         service_logger.addHandler(self._log_handler)
         service_logger.propagate = False
+        log_handler = self._log_handler
+
+        def emf_print(*values: object, **_: object) -> None:
+            if isinstance(log_handler, logging.StreamHandler) and log_handler.stream is not None:
+                log_handler.stream.write(" ".join(str(v) for v in values) + "\n")
+
+        _emf.print = emf_print  # type: ignore[attr-defined]
 
     # -- clients ----------------------------------------------------------------------------------
 

@@ -190,3 +190,21 @@ def test_every_command_has_help() -> None:
         result = runner.invoke(app, command)
         assert result.exit_code == 0
         assert "Usage" in result.stdout
+
+
+def test_json_stdout_stays_one_document_when_the_handler_emits_many_metrics(tmp_path: Path) -> None:
+    # Given enough images for Powertools to auto-flush its 100-value metric buffer mid-run
+    from localrun.sample import generate
+
+    dataset = generate(tmp_path, images=105)
+
+    # When the run reports as JSON
+    result = runner.invoke(
+        app, ["local", "run", "--images", str(dataset.images_dir), "--labels", str(dataset.manifest), "--json", *FAST]
+    )
+
+    # Then stdout holds nothing but the one document (EMF lines go to the Lambda log, not stdout)
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert len(document["results"]) == 110
+    assert sum(1 for row in document["results"] if row["labels"]) == dataset.labelled
