@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -137,9 +138,24 @@ class StoredResult:
         self.published = published
 
 
+@dataclass(frozen=True)
+class PublishClaim:
+    """The right to publish a stored result's event, held by one delivery until ``expires_at_ms``.
+
+    Written with the result, so a concurrent duplicate delivery that finds the result not yet published
+    leaves the event to the delivery that wrote it. It expires once that invocation can no longer be
+    running, so a redelivery after a crash between the write and the publish still publishes.
+    """
+
+    token: str
+    expires_at_ms: int
+
+
 class ResultsRepository(Protocol):
     def get(self, image: ImageRef, project_version_arn: str) -> StoredResult | None: ...
-    def put(self, result: DetectionResult, detail: dict[str, Any]) -> bool: ...
+    def put(self, result: DetectionResult, detail: dict[str, Any], claim: PublishClaim) -> bool: ...
+    def claim_publish(self, image: ImageRef, project_version_arn: str, claim: PublishClaim, now_ms: int) -> bool: ...
+    def release_publish(self, image: ImageRef, project_version_arn: str, claim: PublishClaim) -> None: ...
     def mark_published(self, image: ImageRef, project_version_arn: str) -> None: ...
 
 
@@ -179,10 +195,12 @@ class DynamoResultsRepository:
         plain = {k: self._deserializer.deserialize(v) for k, v in item.items()}
         return StoredResult(json.loads(str(plain["event_detail"])), bool(plain.get("event_published")))
 
-    def put(self, result: DetectionResult, detail: dict[str, Any]) -> bool:
-        """Write the result once; ``False`` when this object version × model version already has one."""
+    def put(self, result: DetectionResult, detail: dict[str, Any], claim: PublishClaim) -> bool:
+        """Write the result once, holding ``claim``; ``False`` when this object version × model version has one."""
         item = result_item(result, detail)
         item["event_detail"] = json.dumps(detail, separators=(",", ":"))
+        item["publish_claim"] = claim.token
+        item["publish_claim_expires_at"] = claim.expires_at_ms
         actions: list[dict[str, Any]] = [
             {
                 "Put": {
@@ -211,12 +229,51 @@ class DynamoResultsRepository:
             raise RetryableError(f"TransactWriteItems failed: {code}") from exc
         return True
 
+    def claim_publish(self, image: ImageRef, project_version_arn: str, claim: PublishClaim, now_ms: int) -> bool:
+        """Take the publish claim of an unpublished result; ``False`` if published or another claim is live."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(image, project_version_arn),
+                UpdateExpression="SET publish_claim = :token, publish_claim_expires_at = :expires",
+                ConditionExpression=(
+                    "event_published = :false"
+                    " AND (attribute_not_exists(publish_claim_expires_at) OR publish_claim_expires_at < :now)"
+                ),
+                ExpressionAttributeValues={
+                    ":token": {"S": claim.token},
+                    ":expires": {"N": str(claim.expires_at_ms)},
+                    ":false": {"BOOL": False},
+                    ":now": {"N": str(now_ms)},
+                },
+            )
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code == "ConditionalCheckFailedException":
+                return False
+            raise RetryableError(f"UpdateItem (publish claim) failed: {code}") from exc
+        return True
+
+    def release_publish(self, image: ImageRef, project_version_arn: str, claim: PublishClaim) -> None:
+        """Give the claim up after a failed publish, so the redelivery need not wait for it to expire."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(image, project_version_arn),
+                UpdateExpression="REMOVE publish_claim, publish_claim_expires_at",
+                ConditionExpression="publish_claim = :token",
+                ExpressionAttributeValues={":token": {"S": claim.token}},
+            )
+        except ClientError as exc:
+            # Not fatal: the claim expires on its own; the redelivery comes after the visibility timeout.
+            logger.warning("could not release publish claim", extra={"error": exc.response["Error"]["Code"]})
+
     def mark_published(self, image: ImageRef, project_version_arn: str) -> None:
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key=self._key(image, project_version_arn),
-                UpdateExpression="SET event_published = :true",
+                UpdateExpression="SET event_published = :true REMOVE publish_claim, publish_claim_expires_at",
                 ExpressionAttributeValues={":true": {"BOOL": True}},
             )
         except ClientError as exc:

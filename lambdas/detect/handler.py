@@ -23,7 +23,13 @@ from lambdas.detect.adapters import (
     SqsRequeuer,
 )
 from lambdas.detect.errors import MalformedMessageError
-from lambdas.detect.logic import BatchState, Dependencies, ModelSettings, process_message
+from lambdas.detect.logic import (
+    PUBLISH_CLAIM_MARGIN_SECONDS,
+    BatchState,
+    Dependencies,
+    ModelSettings,
+    process_message,
+)
 
 
 class Settings(BaseModel):
@@ -92,7 +98,9 @@ def handle(
 ) -> PartialItemFailureResponse:
     """One SQS batch with explicit settings and adapters (the offline runtime calls this per model)."""
     model = model_settings(current)
-    state = BatchState()
+    # A publish claim taken in this invocation stays exclusive for as long as the invocation may still run.
+    remaining_seconds = context.get_remaining_time_in_millis() / 1000
+    state = BatchState(publish_lease_seconds=remaining_seconds + PUBLISH_CLAIM_MARGIN_SECONDS)
     # A batch whose every record failed returns them all as item failures rather than raising:
     # Lambda retries the same records either way, and the response stays one shape.
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

@@ -4,13 +4,15 @@ Outcomes per object version × model version:
 - a bad image (format, size, unreadable, deleted) → a FAILED result and event, never retried;
 - model not RUNNING → the record goes back on the queue as a new message (never dead-lettered);
 - transient errors that outlived the SDK's retries → the message fails and SQS redelivers it;
-- a duplicate delivery → nothing new is written or published.
+- a duplicate delivery → nothing new is written or published: the result is written once (conditional
+  transaction) together with a publish claim, so exactly one delivery at a time may publish its event.
 """
 
 from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +22,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
 from lambdas.common.observability import logger, metrics
-from lambdas.detect.adapters import Detector, EventPublisher, ObjectInspector, Requeuer, ResultsRepository
+from lambdas.detect.adapters import (
+    Detector,
+    EventPublisher,
+    ObjectInspector,
+    PublishClaim,
+    Requeuer,
+    ResultsRepository,
+)
 from lambdas.detect.errors import MalformedMessageError, ModelNotReadyError, PermanentImageError
 from lambdas.detect.mapping import event_detail
 from lambdas.detect.models import DetectionResult, ImageRef, S3EventRecord, S3Notification
@@ -47,11 +56,21 @@ class Dependencies:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
+# Added to the invocation's remaining time: a publish claim outlives the invocation that holds it.
+PUBLISH_CLAIM_MARGIN_SECONDS = 5.0
+
+
 @dataclass
 class BatchState:
-    """Per-invocation memory: once the model answered 'not ready', stop calling it this batch."""
+    """Per-invocation memory.
+
+    ``model_not_ready``: once the model answered 'not ready', stop calling it this batch.
+    ``publish_lease_seconds``: how long a publish claim taken in this invocation stays exclusive; at least
+    the invocation's remaining time, so no other delivery publishes while this one still may.
+    """
 
     model_not_ready: bool = False
+    publish_lease_seconds: float = 60.0 + PUBLISH_CLAIM_MARGIN_SECONDS
 
 
 def parse_message(body: str) -> list[dict[str, Any]]:
@@ -118,8 +137,23 @@ def process_message(body: str, settings: ModelSettings, deps: Dependencies, stat
     return outcomes
 
 
-def _publish(detail: dict[str, Any], image: ImageRef, settings: ModelSettings, deps: Dependencies) -> None:
-    deps.publisher.publish(detail)
+def _now_ms(deps: Dependencies) -> int:
+    return int(deps.now().timestamp() * 1000)
+
+
+def _new_claim(deps: Dependencies, state: BatchState) -> PublishClaim:
+    return PublishClaim(token=uuid.uuid4().hex, expires_at_ms=_now_ms(deps) + int(state.publish_lease_seconds * 1000))
+
+
+def _publish(
+    detail: dict[str, Any], image: ImageRef, settings: ModelSettings, deps: Dependencies, claim: PublishClaim
+) -> None:
+    """Publish under ``claim``; on failure give the claim up so the redelivery can publish."""
+    try:
+        deps.publisher.publish(detail)
+    except Exception:
+        deps.repository.release_publish(image, settings.project_version_arn, claim)
+        raise
     deps.repository.mark_published(image, settings.project_version_arn)
 
 
@@ -127,9 +161,15 @@ def process_image(image: ImageRef, settings: ModelSettings, deps: Dependencies, 
     """Label one object version exactly once."""
     stored = deps.repository.get(image, settings.project_version_arn)
     if stored is not None:
-        if not stored.published:  # an earlier attempt wrote the result but its event did not go out
-            _publish(stored.detail, image, settings, deps)
-        logger.info("duplicate delivery", extra={"republished": not stored.published})
+        republished = False
+        if not stored.published:
+            # An earlier delivery wrote the result but its event has not gone out: publish it, unless that
+            # delivery (or another duplicate) still holds the claim and is publishing right now.
+            claim = _new_claim(deps, state)
+            if deps.repository.claim_publish(image, settings.project_version_arn, claim, _now_ms(deps)):
+                _publish(stored.detail, image, settings, deps, claim)
+                republished = True
+        logger.info("duplicate delivery", extra={"republished": republished})
         return "DUPLICATE"
     if state.model_not_ready:
         raise ModelNotReadyError("model reported not ready earlier in this batch")
@@ -164,11 +204,12 @@ def process_image(image: ImageRef, settings: ModelSettings, deps: Dependencies, 
         )
 
     detail = event_detail(result)
-    if not deps.repository.put(result, detail):
+    claim = _new_claim(deps, state)
+    if not deps.repository.put(result, detail, claim):
         # A concurrent delivery of the same object version won the conditional write.
         logger.info("result written concurrently by another delivery")
         return "DUPLICATE"
-    _publish(detail, image, settings, deps)
+    _publish(detail, image, settings, deps, claim)
     if result.status == "DETECTED":
         metrics.add_metric(name="ImagesDetected", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="LabelsPerImage", unit=MetricUnit.Count, value=len(result.labels))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -238,6 +239,79 @@ def test_an_unpublished_result_is_published_on_redelivery_without_detecting_agai
     pipeline.stubber.assert_no_pending_responses()
     [published] = pipeline.captured_events()
     assert published["detail"]["key"] == "produce/late-event.jpg"
+    assert pipeline.results()[0]["event_published"]["BOOL"] is True
+
+
+def test_a_concurrent_duplicate_leaves_the_event_to_the_delivery_that_wrote_the_result(
+    pipeline: Pipeline, lambda_context: Any
+) -> None:
+    # Given S3 delivered the same notification twice and the duplicate arrives while the first delivery
+    # has written the result and is about to publish its event
+    record = pipeline.upload("produce/twice.jpg")
+    pipeline.expect_detect(record, ROTTEN)
+    first, duplicate = sqs_event({"Records": [record]}), sqs_event({"Records": [record]})
+    publisher = pipeline.deps.publisher
+    answers: list[Any] = []
+
+    class DuplicateArrivesMidPublish:
+        def publish(self, detail: dict[str, Any]) -> None:
+            if not answers:
+                answers.append(handler(duplicate, lambda_context))
+            publisher.publish(detail)
+
+    pipeline.deps.publisher = DuplicateArrivesMidPublish()
+
+    response = handler(first, lambda_context)
+
+    # Then both deliveries succeed, one result is stored, and its event goes out exactly once
+    assert failures(response) == []
+    assert failures(answers[0]) == []
+    [stored] = pipeline.results()
+    assert stored["event_published"]["BOOL"] is True
+    assert "publish_claim" not in stored
+    assert len(pipeline.captured_events()) == 1
+
+
+def test_a_publish_claim_left_by_a_crashed_delivery_expires_and_the_redelivery_publishes(
+    pipeline: Pipeline, lambda_context: Any
+) -> None:
+    # Given a delivery that wrote its result, then died before publishing (its claim never released)
+    record = pipeline.upload("produce/crashed.jpg")
+    pipeline.expect_detect(record, ROTTEN)
+    event = sqs_event({"Records": [record]})
+    repository = pipeline.deps.repository
+    publisher = pipeline.deps.publisher
+
+    class DiesBeforePublishing:
+        def publish(self, detail: dict[str, Any]) -> None:
+            raise RuntimeError("invocation killed")
+
+    class KeepsClaims:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(repository, name)
+
+        def release_publish(self, *_: Any) -> None:
+            return None  # a dead invocation releases nothing
+
+    pipeline.deps.publisher = DiesBeforePublishing()
+    pipeline.deps.repository = KeepsClaims()  # type: ignore[assignment]
+    assert failures(handler(event, lambda_context)) == [event["Records"][0]["messageId"]]
+    pipeline.deps.publisher = publisher
+    pipeline.deps.repository = repository
+
+    # When a duplicate arrives while the claim is live, nothing is published
+    assert failures(handler(event, lambda_context)) == []
+    assert pipeline.captured_events() == []
+    assert pipeline.results()[0]["event_published"]["BOOL"] is False
+
+    # When the redelivery comes after the claim's lease (the invocation's remaining time + margin)
+    later = datetime.now(UTC) + timedelta(seconds=lambda_context.get_remaining_time_in_millis() / 1000 + 6)
+    pipeline.deps.now = lambda: later
+    assert failures(handler(event, lambda_context)) == []
+
+    # Then the event goes out once, without detecting again
+    pipeline.stubber.assert_no_pending_responses()
+    assert len(pipeline.captured_events()) == 1
     assert pipeline.results()[0]["event_published"]["BOOL"] is True
 
 
