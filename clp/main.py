@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from clp import ops
+from clp.backfill import backfill_command
 from clp.report import render, summary
 from infra.config import DEFAULT_CDK_JSON, ConfigError, PipelineConfig, load_config
 from localrun.emulator import Manifest, ManifestError
@@ -26,6 +28,16 @@ app = typer.Typer(
 )
 local_app = typer.Typer(help="Run the pipeline offline (moto + the Custom Labels emulator).", no_args_is_help=True)
 app.add_typer(local_app, name="local")
+app.command("backfill")(backfill_command)
+for _name, _command in (
+    ("status", ops.status_command),
+    ("start", ops.start_command),
+    ("stop", ops.stop_command),
+    ("results", ops.results_command),
+    ("cost", ops.cost_command),
+    ("redrive", ops.redrive_command),
+):
+    app.command(_name)(_command)
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console()

@@ -78,5 +78,27 @@ CONTROLLER_TRIGGER_RETRY_ATTEMPTS: Final = 3
 CONTROLLER_TRIGGER_MAX_EVENT_AGE_MINUTES: Final = 15
 # Alarm periods: the Rekognition InServiceInferenceUnits metric and the Step Functions execution metrics.
 CONTROLLER_ALARM_PERIOD_MINUTES: Final = 5
+# ${BacklogAlarmName} of a controller without a backlog alarm (mode `scheduled`). Not empty: cfn-lint
+# (E1029) reads an empty DefinitionSubstitutions value as a missing one.
+NO_BACKLOG_ALARM: Final = "-"
 # CloudWatch limits an alarm's evaluation range (period x evaluation periods) to one day.
 CLOUDWATCH_MAX_EVALUATION_RANGE_MINUTES: Final = 24 * 60
+
+# Scale and operations
+BACKFILL_ASL_FILE: Final = "backfill.asl.json"  # in infra/statemachines/, shared by CDK, tests and benchmarks
+# sqs:SendMessageBatch takes at most 10 entries: one child execution of the Distributed Map per batch.
+BACKFILL_ITEMS_PER_BATCH: Final = 10
+# Child executions of the Distributed Map at once (AWS allows up to 10,000). Each issues <= 10 DynamoDB
+# queries and one SendMessageBatch, so 100 stays far below SQS's and on-demand DynamoDB's limits.
+BACKFILL_MAX_CONCURRENCY: Final = 100
+# Where the Distributed Map writes its result files (manifest + per-batch outputs) in the uploads bucket.
+# No model prefix may overlap it, so these files never reach a detect queue.
+BACKFILL_RESULTS_PREFIX: Final = "_backfill-runs/"
+# Logs of the backfill state machine (vendedlogs keeps CloudWatch Logs' resource policy small).
+BACKFILL_LOG_GROUP_PREFIX: Final = "/aws/vendedlogs/states/"
+# Operator alarms of the monitoring construct.
+MONITORING_PERIOD_MINUTES: Final = 5
+# The detect function's errors: ALARM from this many errored invocations in one period.
+LAMBDA_ERRORS_ALARM_THRESHOLD: Final = 1
+# Session cost: the controller's "Model Stopped" event, read from its execution log by a metric filter.
+SESSION_COST_METRIC: Final = "SessionCostUSD"

@@ -10,10 +10,12 @@ from constructs import Construct
 from infra import constants
 from infra.config import PipelineConfig
 from infra.constructs.alarms import AlarmTopic
+from infra.constructs.backfill import ModelBackfill
 from infra.constructs.control_table import ControlTable
 from infra.constructs.controller import ModelController
 from infra.constructs.detection import ModelDetection, lambda_asset_dir
 from infra.constructs.events_bus import PipelineEventBus
+from infra.constructs.monitoring import PipelineMonitoring
 from infra.constructs.results import ResultsTable
 from infra.constructs.storage import UploadsStorage
 from infra.nag import acknowledge
@@ -46,6 +48,7 @@ class PipelineStack(Stack):
 
         self.detections: dict[str, ModelDetection] = {}
         self.controllers: dict[str, ModelController] = {}
+        self.backfills: dict[str, ModelBackfill] = {}
         for model in config.models:
             detection = ModelDetection(
                 self,
@@ -74,6 +77,27 @@ class PipelineStack(Stack):
             for alarm in controller.alarms:
                 self.alarms.watch(alarm)
             self.controllers[model.name] = controller
+            self.backfills[model.name] = ModelBackfill(
+                self,
+                f"Backfill{_construct_id(model.name)}",
+                config=config,
+                model=model,
+                bucket=self.storage.bucket,
+                queue=detection.queue,
+                results_table=self.results.table,
+                controller=controller.state_machine,
+            )
+
+        self.monitoring = PipelineMonitoring(
+            self,
+            "Monitoring",
+            config=config,
+            detections=self.detections,
+            controllers=self.controllers,
+            event_bus=self.events.bus,
+        )
+        for alarm in self.monitoring.alarms:
+            self.alarms.watch(alarm)
 
         self._acknowledge_cdk_internals()
         self._outputs()
@@ -104,15 +128,18 @@ class PipelineStack(Stack):
             "event_bus": self.events.bus.event_bus_name,
             "alarm_topic": self.alarms.topic.topic_arn,
             "control_table": self.control.table.table_name,
+            "dashboard": self.monitoring.dashboard.dashboard_name,
             "models": {
                 name: {
                     "prefix": detection.model.prefix,
+                    "project_arn": detection.model.project_arn,
                     "project_version_arn": detection.model.project_version_arn,
                     "queue_url": detection.queue.queue_url,
                     "dead_letter_queue_url": detection.dead_letter_queue.queue_url,
                     "function": detection.function.function_name,
                     "event_source_mapping_id": detection.event_source_mapping_id,
                     "controller_state_machine_arn": self.controllers[name].state_machine.state_machine_arn,
+                    "backfill_state_machine_arn": self.backfills[name].state_machine.state_machine_arn,
                 }
                 for name, detection in self.detections.items()
             },

@@ -19,6 +19,7 @@ from infra.config import Lifecycle, ModelConfig, PipelineConfig
 
 STATEMACHINES_DIR = Path(__file__).resolve().parent
 CONTROLLER_DEFINITION_PATH = STATEMACHINES_DIR / constants.CONTROLLER_ASL_FILE
+BACKFILL_DEFINITION_PATH = STATEMACHINES_DIR / constants.BACKFILL_ASL_FILE
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
 
@@ -64,7 +65,8 @@ def controller_substitutions(
     """Values of every placeholder of the controller definition for one model.
 
     Numbers are passed as strings (``$number('${X}')`` in the ASL) because substitution is textual.
-    ``backlog_alarm_name`` is empty when the model has no backlog trigger (mode ``scheduled``).
+    ``backlog_alarm_name`` is empty when the model has no backlog trigger (mode ``scheduled``); the definition
+    then gets ``constants.NO_BACKLOG_ALARM``.
     """
     life = model.lifecycle
     return {
@@ -76,7 +78,7 @@ def controller_substitutions(
         "EventSourceMappingId": event_source_mapping_id,
         "ControlTableName": control_table_name,
         "EventBusName": event_bus_name,
-        "BacklogAlarmName": backlog_alarm_name,
+        "BacklogAlarmName": backlog_alarm_name or constants.NO_BACKLOG_ALARM,
         "EventSource": constants.EVENT_SOURCE,
         "ModelStartedDetailType": constants.DETAIL_TYPE_MODEL_STARTED,
         "ModelStoppedDetailType": constants.DETAIL_TYPE_MODEL_STOPPED,
@@ -90,6 +92,56 @@ def controller_substitutions(
         "MinInferenceUnits": str(life.min_inference_units),
         "MaxInferenceUnits": str(life.max_inference_units),
         "PricePerInferenceUnitHour": repr(float(config.price_per_inference_unit_hour)),
+    }
+
+
+def backfill_definition(
+    *,
+    items_per_batch: int = constants.BACKFILL_ITEMS_PER_BATCH,
+    max_concurrency: int = constants.BACKFILL_MAX_CONCURRENCY,
+    path: Path = BACKFILL_DEFINITION_PATH,
+) -> str:
+    """The backfill ASL with the Distributed Map's batch size and concurrency set, placeholders left in place.
+
+    Both must be JSON integers (like the controller's ``TimeoutSeconds``), so they are set here rather
+    than substituted. A batch is one ``sqs:SendMessageBatch`` call: at most 10 entries.
+    """
+    if not 1 <= items_per_batch <= 10:
+        raise DefinitionError(f"items_per_batch must be 1-10 (one SendMessageBatch), got {items_per_batch}")
+    if not 1 <= max_concurrency <= 10_000:
+        raise DefinitionError(f"max_concurrency must be 1-10000, got {max_concurrency}")
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    backfill = document["States"]["Backfill"]
+    backfill["ItemBatcher"]["MaxItemsPerBatch"] = items_per_batch
+    backfill["MaxConcurrency"] = max_concurrency
+    backfill["ItemProcessor"]["States"]["FindResults"]["MaxConcurrency"] = items_per_batch
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def backfill_substitutions(
+    config: PipelineConfig,
+    model: ModelConfig,
+    *,
+    bucket_name: str,
+    queue_url: str,
+    results_table_name: str,
+    controller_state_machine_arn: str,
+    region: str,
+    partition: str = "aws",
+) -> dict[str, str]:
+    """Values of every placeholder of the backfill definition for one model."""
+    del config  # same signature as controller_substitutions; nothing pipeline-wide is needed yet
+    return {
+        "ModelName": model.name,
+        "ModelPrefix": model.prefix,
+        "ProjectVersionArn": model.project_version_arn,
+        "BucketName": bucket_name,
+        "QueueUrl": queue_url,
+        "ResultsTableName": results_table_name,
+        "ControllerStateMachineArn": controller_state_machine_arn,
+        "ResultsPrefix": constants.BACKFILL_RESULTS_PREFIX,
+        "Region": region,
+        "Partition": partition,
     }
 
 
@@ -112,8 +164,11 @@ def substitute(definition: str, substitutions: dict[str, str]) -> str:
 
 
 __all__ = [
+    "BACKFILL_DEFINITION_PATH",
     "CONTROLLER_DEFINITION_PATH",
     "DefinitionError",
+    "backfill_definition",
+    "backfill_substitutions",
     "controller_definition",
     "controller_substitutions",
     "execution_timeout_seconds",

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import jsonata
 import pytest
 
 from infra import constants
@@ -173,6 +174,28 @@ def test_numeric_defaults_come_from_the_lifecycle_config() -> None:
     assert values["StopTimeoutSeconds"] == str(constants.CONTROLLER_STOP_TIMEOUT_MINUTES * 60)
     assert values["PricePerInferenceUnitHour"] == "4.0"
     assert execution_timeout_seconds(config.models[0].lifecycle) == 7200
+
+
+def test_without_a_backlog_alarm_the_screen_never_checks_one() -> None:
+    # Given a model without a backlog alarm (mode scheduled)
+    config = pipeline_config()
+    values = controller_substitutions(
+        config,
+        config.models[0],
+        queue_url="q",
+        event_source_mapping_id="u",
+        control_table_name="t",
+        event_bus_name="b",
+        backlog_alarm_name="",
+    )
+
+    # Then the definition gets the non-empty sentinel, and the Screen's backlog condition compares against it
+    assert values["BacklogAlarmName"] == constants.NO_BACKLOG_ALARM
+    document = json.loads(substitute(CONTROLLER_DEFINITION_PATH.read_text(encoding="utf-8"), values))
+    [check] = [c for c in document["States"]["Screen"]["Choices"] if c["Next"] == "CheckBacklog"]
+    expression = jsonata.Jsonata(check["Condition"].removeprefix("{%").removesuffix("%}"))
+    expression.assign("cfg", {"require_backlog": True})
+    assert expression.evaluate({}) is False
 
 
 def test_synthesized_definition_is_the_file_with_substitutions(synthesized: SynthesizedController) -> None:

@@ -503,3 +503,58 @@ def test_model_being_started_by_someone_else_is_awaited_and_never_stopped(harnes
     assert _mapping_updates(execution) == [True, False]
     assert harness.events() == []
     _assert_lock_released(harness)
+
+
+def test_stop_request_on_the_lock_winds_the_session_down(harness: ControllerHarness) -> None:
+    # Given a session draining a backlog that is not going down (no consumer)
+    harness.send(2)
+    execution_arn = harness.start(max_runtime_seconds=60)
+    harness.wait_for_state(execution_arn, "CheckStopRequest")
+    lock = harness.lock()
+    assert lock is not None and "polled_at" in lock  # each poll leaves a heartbeat on the lock
+    assert harness.sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING"
+
+    # When an operator sets stop_requested on this session's lock (what `clp stop` does)
+    harness.ddb.update_item(
+        TableName=harness.table_name,
+        Key={"pk": {"S": "MODEL#produce-quality"}, "sk": {"S": "LOCK"}},
+        UpdateExpression="SET stop_requested = :true",
+        ConditionExpression="#owner = :owner",
+        ExpressionAttributeNames={"#owner": "owner"},
+        ExpressionAttributeValues={":true": {"BOOL": True}, ":owner": {"S": execution_arn}},
+    )
+    execution = harness.wait(execution_arn)
+
+    # Then the session ends as a success through the normal teardown: mapping off, model stopped, ledger, release
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.output is not None and execution.output["outcome"] == "StopRequested"
+    assert harness.emulator.status(VERSION_ARN) == "STOPPED"
+    assert not harness.mapping_enabled()
+    assert _mapping_updates(execution) == [True, False]
+    assert harness.depth() == 2  # the backlog stays queued for the next session
+    _assert_lock_released(harness)
+    (item,) = harness.ledger()
+    assert item["outcome"]["S"] == "StopRequested"
+    assert item["model_stopped"]["BOOL"] is True
+    stopped = [e for e in harness.events() if e["detail-type"] == "Model Stopped"]
+    assert [e["detail"]["outcome"] for e in stopped] == ["StopRequested"]
+    jsonschema.validate(stopped[0]["detail"], _schema("model-stopped"))
+
+
+def test_lost_lock_ends_the_drain_through_teardown(harness: ControllerHarness) -> None:
+    # Given a draining session whose lock is deleted by hand
+    harness.send(1)
+    execution_arn = harness.start(max_runtime_seconds=60)
+    harness.wait_for_state(execution_arn, "CheckStopRequest")
+    harness.ddb.delete_item(
+        TableName=harness.table_name, Key={"pk": {"S": "MODEL#produce-quality"}, "sk": {"S": "LOCK"}}
+    )
+
+    # When the next poll's heartbeat finds the lock gone
+    execution = harness.wait(execution_arn)
+
+    # Then the session fails, but only after stopping the model it started
+    assert execution.status == "FAILED"
+    assert execution.error == "DynamoDB.ConditionalCheckFailedException"
+    assert harness.emulator.status(VERSION_ARN) == "STOPPED"
+    assert not harness.mapping_enabled()

@@ -28,6 +28,22 @@ def _statements(synthesized: Synthesized) -> list[dict[str, Any]]:
     return statements
 
 
+def _detect_role_statements(synthesized: Synthesized) -> list[dict[str, Any]]:
+    """Statements of the policies attached to the detect functions' roles."""
+    functions = synthesized.resources("AWS::Lambda::Function").values()
+    roles = [
+        f["Properties"]["Role"]["Fn::GetAtt"][0]
+        for f in functions
+        if "MODEL_NAME" in f["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    assert roles
+    statements = []
+    for policy in synthesized.resources("AWS::IAM::Policy").values():
+        if any(ref.get("Ref") in roles for ref in policy["Properties"].get("Roles", [])):
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
 def _tls_only(policy: dict[str, Any]) -> bool:
     return any(
         s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
@@ -167,14 +183,19 @@ def test_event_bus_exists_with_an_archive(synthesized: Synthesized) -> None:
 
 def test_detect_role_is_scoped_to_exact_resources(synthesized: Synthesized) -> None:
     statements = _statements(synthesized)
+    detect = _detect_role_statements(synthesized)
     model = synthesized.config.models[0]
 
     rekognition = [s for s in statements if any("rekognition:DetectCustomLabels" in str(a) for a in [s["Action"]])]
     assert rekognition and all(s["Resource"] == model.project_version_arn for s in rekognition)
-    s3_reads = [s for s in statements if "s3:GetObject" in json.dumps(s["Action"])]
+    assert all(s in detect for s in rekognition)
+    s3_reads = [s for s in detect if "s3:GetObject" in json.dumps(s["Action"])]
     assert s3_reads and all(model.prefix + "*" in json.dumps(s["Resource"]) for s in s3_reads)
-    dynamo = [s for s in statements if "dynamodb:PutItem" in json.dumps(s["Action"])]
+    dynamo = [s for s in detect if "dynamodb:PutItem" in json.dumps(s["Action"])]
     assert dynamo and all("index" not in json.dumps(s["Resource"]) for s in dynamo)
+    # every other reader of the uploads bucket reads only what it wrote itself (backfill map-run results)
+    others = [s for s in statements if "s3:GetObject" in json.dumps(s["Action"]) and s not in detect]
+    assert all(constants.BACKFILL_RESULTS_PREFIX in json.dumps(s["Resource"]) for s in others), others
     wildcard = [s for s in statements if s["Resource"] == "*"]
     for statement in wildcard:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
