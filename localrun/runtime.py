@@ -86,6 +86,9 @@ class RuntimeOptions:
     idle_grace_seconds: float | None = None
     poll_interval_seconds: float | None = None
     extra_models_running: dict[str, str] = field(default_factory=dict)
+    # Fault injection (tests/faults): wraps the detect handler's adapters per model, e.g. to make result
+    # writes throttle or PutEvents fail partially, without touching the AWS code. None = the real adapters.
+    wrap_dependencies: Callable[[ModelConfig, Dependencies], Dependencies] | None = None
 
 
 class OfflineRuntime:
@@ -339,6 +342,8 @@ class OfflineRuntime:
             requeuer=SqsRequeuer(self.client("sqs"), resources.queue_url, settings.not_ready_delay_seconds),
             now=lambda: datetime.fromtimestamp(clock.now(), UTC),
         )
+        if self.options.wrap_dependencies is not None:
+            deps = self.options.wrap_dependencies(model, deps)
         context = _LocalContext(resources.function_name)
 
         def invoke(event: dict[str, Any]) -> dict[str, Any]:

@@ -114,6 +114,17 @@ class ModelDetection(Construct):
             s3n.SqsDestination(self.queue),
             s3.NotificationKeyFilter(prefix=model.prefix),
         )
+        # The L2 grant to s3.amazonaws.com carries aws:SourceArn only; bucket names are global, so also
+        # refuse S3 deliveries on behalf of any other account (confused-deputy guard).
+        self.queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                effect=iam.Effect.DENY,
+                principals=[iam.ServicePrincipal("s3.amazonaws.com")],
+                actions=["sqs:SendMessage"],
+                resources=[self.queue.queue_arn],
+                conditions={"StringNotEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            )
+        )
 
         self.dlq_alarm = cloudwatch.Alarm(
             self,
