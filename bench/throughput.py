@@ -1,0 +1,222 @@
+"""B2: detections/s while draining vs capacity (TPS × IUs), through the real handler and the emulator.
+
+Real: ``lambdas.detect.handler.handle`` with the real ``RekognitionDetector`` on a boto3 Rekognition client
+answered by the Custom Labels emulator (TPS limit per IU over a sliding second, real wall clock), and the
+event source mapping's maximum concurrency from ``ModelConfig.effective_max_concurrency``.
+In memory: the queue (item failures go back to its tail, receive count kept, dead-lettered after 5 receives),
+S3 (the emulator reads one PNG from a fake client), results, events and requeues.
+Modelled: each DetectCustomLabels call takes ``call_seconds`` (the 1.0 s the concurrency sizing assumes,
+``DETECT_CALL_SECONDS_ESTIMATE``); the emulator itself answers at once.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+
+from bench.handler import _Context
+from infra.config import Lifecycle, ModelConfig
+from lambdas.common.observability import logger
+from lambdas.detect.adapters import RekognitionDetector
+from lambdas.detect.handler import Settings, handle
+from lambdas.detect.logic import Dependencies
+from localrun.emulator import CustomLabelsEmulator
+
+PROJECT_ARN = "arn:aws:rekognition:us-east-1:111122223333:project/bench/1767225600000"
+VERSION_ARN = "arn:aws:rekognition:us-east-1:111122223333:project/bench/version/bench.1/1767225600000"
+MAX_RECEIVES = 5
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+class _Body(io.BytesIO):
+    pass
+
+
+class _FakeS3:
+    def __init__(self) -> None:
+        self._data = _png()
+
+    def get_object(self, **_: Any) -> dict[str, Any]:
+        return {"Body": _Body(self._data), "ContentLength": len(self._data)}
+
+
+class _Store:
+    """In-memory repository, publisher, inspector and requeuer."""
+
+    def __init__(self) -> None:
+        self.results = 0
+        self.lock = threading.Lock()
+
+    def get(self, *_: Any) -> None:
+        return None
+
+    def put(self, *_: Any) -> bool:
+        with self.lock:
+            self.results += 1
+        return True
+
+    def claim_publish(self, *_: Any) -> bool:
+        return True
+
+    def release_publish(self, *_: Any) -> None:
+        return None
+
+    def mark_published(self, *_: Any) -> None:
+        return None
+
+    def publish(self, *_: Any) -> None:
+        return None
+
+    def exists(self, *_: Any) -> bool:
+        return True
+
+    def requeue(self, *_: Any) -> None:
+        return None
+
+
+class _SlowDetector:
+    """The real detector, plus the service-side latency of a call (the emulator answers instantly)."""
+
+    def __init__(self, inner: Any, call_seconds: float) -> None:
+        self._inner, self._call = inner, call_seconds
+
+    def detect(self, image: Any) -> Any:
+        time.sleep(self._call)
+        return self._inner.detect(image)
+
+
+@dataclass
+class ThroughputResult:
+    inference_units: int
+    capacity_tps: float
+    concurrency: int
+    images: int
+    detected: int
+    seconds: float
+    throttled_attempts: int
+    dead_lettered: int
+
+    @property
+    def achieved_tps(self) -> float:
+        return self.detected / self.seconds if self.seconds else 0.0
+
+    @property
+    def share(self) -> float:
+        return self.achieved_tps / self.capacity_tps
+
+
+def _message(n: int) -> dict[str, Any]:
+    record = {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": "us-east-1",
+        "eventTime": "2026-11-26T01:58:12.631Z",
+        "eventName": "ObjectCreated:Put",
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "bucket": {"name": "clp-uploads-bench", "arn": "arn:aws:s3:::clp-uploads-bench"},
+            "object": {"key": f"bench/img-{n}.png", "size": 100, "eTag": f"{n:032x}"},
+        },
+    }
+    return {"id": f"m-{n}", "body": json.dumps({"Records": [record]}), "receives": 0}
+
+
+def run_one(units: int, seconds_of_work: float, *, tps: float = 5.0, call_seconds: float = 1.0) -> ThroughputResult:
+    logger.setLevel("ERROR")
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ.setdefault(key, "bench")
+    model = ModelConfig(
+        name="bench",
+        project_arn=PROJECT_ARN,
+        project_version_arn=VERSION_ARN,
+        prefix="bench/",
+        tps_per_inference_unit=tps,
+        lifecycle=Lifecycle(min_inference_units=units, max_inference_units=units),
+    )
+    concurrency = model.effective_max_concurrency
+    capacity = tps * units
+    images = round(capacity * seconds_of_work)
+    store = _Store()
+    emulator = CustomLabelsEmulator(s3_client=_FakeS3())  # type: ignore[arg-type]
+    emulator.add_model(
+        project_arn=PROJECT_ARN,
+        project_version_arn=VERSION_ARN,
+        tps_per_inference_unit=tps,
+        status="RUNNING",
+        inference_units=units,
+    )
+    settings = Settings.model_validate(
+        {
+            "MODEL_NAME": "bench",
+            "PROJECT_VERSION_ARN": VERSION_ARN,
+            "MODEL_PREFIX": "bench/",
+            "RESULTS_TABLE": "t",
+            "EVENT_BUS_NAME": "b",
+            "QUEUE_URL": "q",
+        }
+    )
+    queue: deque[dict[str, Any]] = deque(_message(n) for n in range(images))
+    lock = threading.Lock()
+    dead = 0
+    context: Any = _Context()
+    with emulator:
+        client = emulator.client("us-east-1")
+        store_any: Any = store
+        deps = Dependencies(
+            detector=_SlowDetector(RekognitionDetector(client, VERSION_ARN, None, None), call_seconds),
+            inspector=store_any,
+            repository=store_any,
+            publisher=store_any,
+            requeuer=store_any,
+        )
+
+        def worker() -> None:
+            nonlocal dead
+            while True:
+                with lock:
+                    batch = [queue.popleft() for _ in range(min(10, len(queue)))]
+                if not batch:
+                    return
+                for m in batch:
+                    m["receives"] += 1
+                event = {
+                    "Records": [
+                        {"messageId": m["id"], "receiptHandle": m["id"], "body": m["body"], "eventSource": "aws:sqs"}
+                        for m in batch
+                    ]
+                }
+                failed = {f["itemIdentifier"] for f in handle(event, context, settings, deps)["batchItemFailures"]}
+                with lock:
+                    for m in batch:
+                        if m["id"] in failed:
+                            if m["receives"] >= MAX_RECEIVES:
+                                dead += 1
+                            else:
+                                queue.append(m)
+
+        began = time.perf_counter()
+        threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - began
+        throttled = emulator.errors.get("ProvisionedThroughputExceededException", 0)
+    return ThroughputResult(units, capacity, concurrency, images, store.results, elapsed, throttled, dead)
+
+
+def run_b2(seconds_of_work: float = 20.0, units: tuple[int, ...] = (1, 2, 4)) -> list[ThroughputResult]:
+    return [run_one(u, seconds_of_work) for u in units]
