@@ -3,6 +3,11 @@
 It honours what the mapping record in moto says (enabled state, batch size, maximum concurrency) and what
 SQS does with the answer: deleted on success, left invisible for the visibility timeout on an item failure
 (scaled like every other wait), redelivered after it, dead-lettered by the queue's redrive policy.
+
+moto's SQS backend is not thread-safe: two concurrent ReceiveMessage calls on one queue can pick the same
+message and one of them fails inside moto (``list.remove(x): x not in list``). The poller's own SQS calls
+are therefore serialized per queue, while the handler invocations still run concurrently. A failed poll
+(any error outside the handler) is recorded and retried: it must never stop the queue being consumed.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ class PollerStats:
     messages: int = 0
     item_failures: int = 0
     handler_errors: int = 0
+    poll_errors: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
@@ -57,6 +63,7 @@ class EventSourcePoller:
         self._visibility = max(0, round(visibility_timeout_real_seconds))
         self._idle_sleep = idle_sleep_seconds
         self._stop = threading.Event()
+        self._sqs_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.stats = PollerStats()
         self.errors: list[str] = []
@@ -82,7 +89,11 @@ class EventSourcePoller:
         workers = 0
         try:
             while not self._stop.is_set():
-                enabled, batch_size, concurrency = self._mapping()
+                try:
+                    enabled, batch_size, concurrency = self._mapping()
+                except Exception as exc:
+                    self._poll_failed(exc)
+                    continue
                 if not enabled:
                     time.sleep(self._idle_sleep)
                     continue
@@ -92,21 +103,34 @@ class EventSourcePoller:
                     executor, workers = ThreadPoolExecutor(concurrency, thread_name_prefix="detect"), concurrency
                 # Each concurrent "instance" receives and processes one batch, like Lambda's pollers.
                 futures = [executor.submit(self._one_batch, batch_size) for _ in range(concurrency)]
-                received = sum(f.result() for f in futures)
+                received = 0
+                for future in futures:
+                    try:
+                        received += future.result()
+                    except Exception as exc:
+                        self._poll_failed(exc)
                 if received == 0:
                     time.sleep(self._idle_sleep)
         finally:
             if executor is not None:
                 executor.shutdown(wait=True)
 
+    def _poll_failed(self, exc: Exception) -> None:
+        """A poll (not a handler) failed: record it, back off briefly, go on polling."""
+        self.errors.append(f"poll: {type(exc).__name__}: {exc}")
+        with self.stats.lock:
+            self.stats.poll_errors += 1
+        time.sleep(self._idle_sleep)
+
     def _one_batch(self, batch_size: int) -> int:
-        response = self._sqs.receive_message(
-            QueueUrl=self._queue_url,
-            MaxNumberOfMessages=batch_size,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-            VisibilityTimeout=self._visibility,
-        )
+        with self._sqs_lock:
+            response = self._sqs.receive_message(
+                QueueUrl=self._queue_url,
+                MaxNumberOfMessages=batch_size,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+                VisibilityTimeout=self._visibility,
+            )
         messages = response.get("Messages", [])
         if not messages:
             return 0
@@ -121,10 +145,11 @@ class EventSourcePoller:
                 self.stats.handler_errors += 1
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
-            self._sqs.delete_message_batch(
-                QueueUrl=self._queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
-            )
+            with self._sqs_lock:
+                self._sqs.delete_message_batch(
+                    QueueUrl=self._queue_url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+                )
         with self.stats.lock:
             self.stats.batches += 1
             self.stats.messages += len(messages)

@@ -129,3 +129,37 @@ def test_a_crashing_handler_fails_its_whole_batch(queue: dict[str, Any]) -> None
 
     assert poller.errors[0] == "RuntimeError: boom"
     assert _depth(queue) == (0, 2)
+
+
+def test_a_failed_poll_is_recorded_and_polling_goes_on(queue: dict[str, Any]) -> None:
+    # Given an SQS client whose first ReceiveMessage fails (as moto's can under concurrent receives)
+    for index in range(4):
+        queue["sqs"].send_message(QueueUrl=queue["url"], MessageBody=json.dumps({"n": index}))
+    real_receive = queue["sqs"].receive_message
+    failures = [RuntimeError("list.remove(x): x not in list")]
+
+    def flaky_receive(**kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return real_receive(**kwargs)
+
+    queue["sqs"].receive_message = flaky_receive
+    consumed: list[str] = []
+
+    def handler(event: dict[str, Any]) -> dict[str, Any]:
+        consumed.extend(r["body"] for r in event["Records"])
+        return {"batchItemFailures": []}
+
+    poller = _poller(queue, handler)
+    queue["lambda"].update_event_source_mapping(UUID=queue["uuid"], Enabled=True)
+
+    # When it polls
+    poller.start()
+    _wait(lambda: len(consumed) >= 4)
+    poller.stop()
+
+    # Then the failure is recorded and every message is still consumed, once
+    assert poller.stats.poll_errors == 1
+    assert poller.errors == ["poll: RuntimeError: list.remove(x): x not in list"]
+    assert sorted(consumed) == sorted(json.dumps({"n": n}) for n in range(4))
+    assert _depth(queue) == (0, 0)
