@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from infra import constants
 from infra.config import ConfigError
 from infra.constructs.controller import _alarm_window, shift_cron
 from tests.controller.conftest import (
@@ -188,7 +189,7 @@ def test_scheduled_mode_has_no_backlog_trigger_and_on_demand_no_window() -> None
     assert not _resources(scheduled, "AWS::Events::Rule")
     assert len(_resources(scheduled, "AWS::Scheduler::Schedule")) == 1
     machine = _only(scheduled, "AWS::StepFunctions::StateMachine")["Properties"]
-    assert machine["DefinitionSubstitutions"]["BacklogAlarmName"] == ""
+    assert machine["DefinitionSubstitutions"]["BacklogAlarmName"] == constants.NO_BACKLOG_ALARM
     assert "cloudwatch:DescribeAlarms" not in json.dumps(_resources(scheduled, "AWS::IAM::Policy"))
 
     on_demand = _synth(mode="on_demand", schedules=[])
