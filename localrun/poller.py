@@ -8,6 +8,14 @@ moto's SQS backend is not thread-safe: two concurrent ReceiveMessage calls on on
 message and one of them fails inside moto (``list.remove(x): x not in list``). The poller's own SQS calls
 are therefore serialized per queue, while the handler invocations still run concurrently. A failed poll
 (any error outside the handler) is recorded and retried: it must never stop the queue being consumed.
+
+Time is scaled, but the handler's own run time is not: at a time scale of 150 the queue's 360 s visibility
+timeout is 2.4 real seconds, shorter than a slow batch on a loaded machine, and a message still being
+processed would be received again (its receive count climbing towards the DLQ) — something AWS rules out
+by keeping the function timeout (60 s) far below the visibility timeout. So messages are received with
+at least ``in_flight_visibility_real_seconds`` of visibility, and only the failed ones are then given
+the scaled visibility timeout (ChangeMessageVisibility), which keeps redelivery of failures as fast as
+the scaled queue.
 """
 
 from __future__ import annotations
@@ -52,6 +60,7 @@ class EventSourcePoller:
         handler: BatchHandler,
         visibility_timeout_real_seconds: float,
         idle_sleep_seconds: float = 0.02,
+        in_flight_visibility_real_seconds: float = 60.0,
     ) -> None:
         self._sqs = sqs
         self._lambda = lambda_client
@@ -61,6 +70,7 @@ class EventSourcePoller:
         self._region = region
         self._handler = handler
         self._visibility = max(0, round(visibility_timeout_real_seconds))
+        self._in_flight_visibility = max(self._visibility, round(in_flight_visibility_real_seconds))
         self._idle_sleep = idle_sleep_seconds
         self._stop = threading.Event()
         self._sqs_lock = threading.Lock()
@@ -129,7 +139,7 @@ class EventSourcePoller:
                 MaxNumberOfMessages=batch_size,
                 AttributeNames=["All"],
                 MessageAttributeNames=["All"],
-                VisibilityTimeout=self._visibility,
+                VisibilityTimeout=self._in_flight_visibility,
             )
         messages = response.get("Messages", [])
         if not messages:
@@ -144,11 +154,20 @@ class EventSourcePoller:
             with self.stats.lock:
                 self.stats.handler_errors += 1
         done = [m for m in messages if m["MessageId"] not in failed]
-        if done:
-            with self._sqs_lock:
+        retry = [m for m in messages if m["MessageId"] in failed]
+        with self._sqs_lock:
+            if done:
                 self._sqs.delete_message_batch(
                     QueueUrl=self._queue_url,
                     Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+                )
+            if retry and self._visibility < self._in_flight_visibility:
+                self._sqs.change_message_visibility_batch(
+                    QueueUrl=self._queue_url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": self._visibility}
+                        for i, m in enumerate(retry)
+                    ],
                 )
         with self.stats.lock:
             self.stats.batches += 1

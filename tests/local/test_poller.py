@@ -163,3 +163,61 @@ def test_a_failed_poll_is_recorded_and_polling_goes_on(queue: dict[str, Any]) ->
     assert poller.errors == ["poll: RuntimeError: list.remove(x): x not in list"]
     assert sorted(consumed) == sorted(json.dumps({"n": n}) for n in range(4))
     assert _depth(queue) == (0, 0)
+
+
+def test_a_slow_batch_is_not_received_twice_and_failures_come_back_after_the_scaled_timeout(
+    queue: dict[str, Any],
+) -> None:
+    # Given a scaled visibility timeout of 1 real second and a handler slower than that on its first batch
+    queue["sqs"].send_message(QueueUrl=queue["url"], MessageBody=json.dumps({"n": 0}))
+    calls: list[str] = []
+
+    def handler(event: dict[str, Any]) -> dict[str, Any]:
+        calls.append(event["Records"][0]["messageId"])
+        if len(calls) == 1:
+            time.sleep(2.0)  # longer than the scaled visibility timeout
+            return {"batchItemFailures": [{"itemIdentifier": calls[0]}]}
+        return {"batchItemFailures": []}
+
+    poller = EventSourcePoller(
+        sqs=queue["sqs"],
+        lambda_client=queue["lambda"],
+        mapping_uuid=queue["uuid"],
+        queue_url=queue["url"],
+        queue_arn=queue["arn"],
+        region="us-east-1",
+        handler=handler,
+        visibility_timeout_real_seconds=1,
+        idle_sleep_seconds=0.01,
+    )
+    queue["lambda"].update_event_source_mapping(UUID=queue["uuid"], Enabled=True)
+    sqs = queue["sqs"]
+    received_with: list[int] = []
+    changed_to: list[int] = []
+    real_receive, real_change = sqs.receive_message, sqs.change_message_visibility_batch
+
+    def receive(**kwargs: Any) -> Any:
+        received_with.append(kwargs["VisibilityTimeout"])
+        return real_receive(**kwargs)
+
+    def change(**kwargs: Any) -> Any:
+        changed_to.extend(entry["VisibilityTimeout"] for entry in kwargs["Entries"])
+        return real_change(**kwargs)
+
+    sqs.receive_message, sqs.change_message_visibility_batch = receive, change
+
+    # When it polls
+    poller.start()
+    _wait(lambda: poller.stats.messages >= 2, timeout=10)
+    poller.stop()
+
+    # Then messages are received with the in-flight visibility (the function timeout), and only the
+    # failed one is given the scaled timeout
+    assert set(received_with) == {60}
+    assert changed_to == [1]
+
+    # Then the message was not handed out again while the first invocation held it (the second delivery
+    # is the retry of its reported failure, one scaled timeout after it), and the retry succeeded
+    assert len(calls) == 2 and calls[0] == calls[1]
+    assert poller.stats.item_failures == 1
+    assert _depth(queue) == (0, 0)
