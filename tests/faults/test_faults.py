@@ -3,7 +3,6 @@ the real controller and detect handler to completion and checks the invariants o
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
@@ -250,8 +249,8 @@ def test_object_deleted_after_upload_before_detection() -> None:
     )
 
 
-# 1,000 images take several minutes of moto on 2 cores; `make test` runs 200, CLP_FAULTS_FULL=1 runs 1,000.
-PER_MODEL = 500 if os.environ.get("CLP_FAULTS_FULL") else 100
+# 1,000 images: about 3.5 min of moto on 2 cores.
+PER_MODEL = 500
 
 
 def test_many_images_across_two_models() -> None:
