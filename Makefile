@@ -15,7 +15,7 @@ help:
 	@echo "make synth  - synthesize the CloudFormation template into cdk.out/"
 	@echo "make bench  - run the benchmarks, write docs/benchmarks.md (bench-quick: < 3 min)"
 	@echo "make reliability-report - rerun the fault/bad-input/security suites, write docs/reliability.md"
-	@echo "make backfill-bench     - the backfill state machine over 10,000 objects in moto (> 25 min)"
+	@echo "make backfill-bench     - the backfill state machine over 10,000 objects in moto (~3.5 min)"
 	@echo "make deploy - deploy with the CDK CLI (needs AWS credentials)"
 
 $(BIN)/python:
@@ -62,8 +62,8 @@ reliability-report: $(VENV)/.dev .venv-checkov/.installed
 	$(BIN)/pytest -q -p no:cacheprovider tests/faults tests/badinput tests/security
 	$(BIN)/python scripts/reliability_report.py
 
-# The real backfill definition over 10,000 objects in moto (make test runs 500). moto slows down as its
-# execution history grows: > 25 min on 2 cores. CLP_BACKFILL_BENCH_OBJECTS=2000 for a shorter run.
+# The real backfill definition over 10,000 objects in moto (make test runs 500), 1,000 children of 10: ~3.5 min
+# on 2 cores (the run itself ~165 s; tests/scale/moto_backfill.py). CLP_BACKFILL_BENCH_OBJECTS=2000: ~40 s.
 backfill-bench: $(VENV)/.dev
 	CLP_BACKFILL_BENCH=1 $(BIN)/pytest -q -s tests/scale/test_backfill_execution.py -k 10000
 

@@ -25,7 +25,12 @@ from infra.statemachines import backfill_definition, backfill_substitutions, sub
 from infra.statemachines.moto_jsonata import install_moto_jsonata
 from localrun.moto_adapt import MOTO_CONFIG
 from localrun.resources import create_results_table
-from tests.scale.moto_backfill import moto_backfill_definition, paginate_moto_item_reader
+from tests.scale.moto_backfill import (
+    emulate_moto_backfill,
+    item_batcher_max_items,
+    moto_backfill_definition,
+    paginate_moto_item_reader,
+)
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -107,10 +112,11 @@ class BackfillEnv:
         arn = self.sfn.start_execution(
             stateMachineArn=self.backfill_arn, name=f"backfill-{uuid.uuid4().hex[:12]}", input=json.dumps(payload)
         )["executionArn"]
-        deadline = time.monotonic() + timeout
+        deadline, pause = time.monotonic() + timeout, 0.05
         while (described := self.sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
             assert time.monotonic() < deadline, "backfill did not finish"
-            time.sleep(0.05)
+            time.sleep(pause)
+            pause = min(pause * 1.5, 0.5)  # a long run is not slowed by polling it
         return dict(described)
 
     def messages(self) -> list[dict[str, Any]]:
@@ -122,6 +128,11 @@ class BackfillEnv:
             bodies.extend(json.loads(m["Body"]) for m in batch)
         return bodies
 
+    def child_executions(self, execution_arn: str) -> int:
+        """How many child executions the backfill's distributed Map (its only map run) started."""
+        (map_run,) = self.sfn.list_map_runs(executionArn=execution_arn)["mapRuns"]
+        return int(self.sfn.describe_map_run(mapRunArn=map_run["mapRunArn"])["executionCounts"]["total"])
+
     def controller_inputs(self) -> list[dict[str, Any]]:
         executions = self.sfn.list_executions(stateMachineArn=self.controller_arn)["executions"]
         return [json.loads(self.sfn.describe_execution(executionArn=e["executionArn"])["input"]) for e in executions]
@@ -131,7 +142,7 @@ class BackfillEnv:
 def backfill_env(three_models: PipelineConfig) -> Iterator[BackfillEnv]:
     install_moto_jsonata()
     paginate_moto_item_reader()
-    with mock_aws(config=MOTO_CONFIG):
+    with mock_aws(config=MOTO_CONFIG), emulate_moto_backfill() as item_batchers:
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)
         sqs = boto3.client("sqs", region_name=REGION)
@@ -162,4 +173,5 @@ def backfill_env(three_models: PipelineConfig) -> Iterator[BackfillEnv]:
         backfill_arn = sfn.create_state_machine(
             name="clp-produce-backfill", definition=moto_backfill_definition(definition), roleArn=role
         )["stateMachineArn"]
+        item_batchers[backfill_arn] = item_batcher_max_items(definition)
         yield BackfillEnv(three_models, s3, sqs, ddb, sfn, queue_url, controller_arn, backfill_arn, definition)

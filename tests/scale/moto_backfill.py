@@ -1,12 +1,17 @@
 """Test-only adaptations that let moto's Step Functions interpreter run the REAL backfill definition.
 
-The deployed definition is never changed; these functions rewrite a *copy* for moto, and each
-rewrite names the moto gap it bridges (tests/scale/test_backfill_definition.py checks the real file):
+The deployed definition is never changed; these functions rewrite a *copy* for moto, or patch moto
+while a test runs, and each names the moto gap (or cost) it bridges (tests/scale/test_backfill_definition.py
+checks the real file):
 
 * ``ItemBatcher`` — moto 5.2's ASL parser rejects it. :func:`moto_backfill_definition` removes it and
-  wraps the ``ItemSelector`` so every child execution still receives the batch shape AWS gives it,
-  ``{"Items": [<selected item>], "BatchInput": <BatchInput>}`` (a batch of one). The child states —
-  the skip check, the message bodies, the SendMessageBatch call — run unchanged.
+  wraps the ``ItemSelector`` as a batch of one, ``{"Items": [<selected item>], "BatchInput": <BatchInput>}``;
+  :func:`emulate_moto_backfill` (registry: :func:`item_batcher_max_items`) then cuts the reader's items
+  into batches of ``MaxItemsPerBatch`` (10), one child execution per batch as on AWS, and gives each
+  child ``{"Items": [<up to 10 selected items>], "BatchInput": ...}`` — the ItemSelector evaluated per
+  item (``$states.context.Map.Item`` = that item), the Items joined. The child states — the skip check,
+  the message bodies, the SendMessageBatch of 10 — run unchanged. (moto's map run ``itemCounts`` then
+  count batches; ``executionCounts`` are right.) Without it, 10,000 objects meant 10,000 children.
 * ``ExecutionType: EXPRESS`` children — moto's parser accepts only ``STANDARD``; the transform
   switches the copy to STANDARD (children then run with standard semantics, which is stricter).
 * ``ResultWriter`` — moto's parser rejects it in a JSONata state (and would only write a manifest);
@@ -20,12 +25,35 @@ rewrite names the moto gap it bridges (tests/scale/test_backfill_definition.py c
   ``stateMachineArn`` / ``input``; the copy renames the two keys, and reads moto's ``executionArn``
   where AWS returns ``ExecutionArn``.
 * aws-sdk error names — moto spells the service in lower case (``localrun.moto_adapt.moto_definition``).
+
+Costs :func:`emulate_moto_backfill` removes (behaviour unchanged; before it, 2,000 objects took 7.5 min and
+10,000 did not finish in 25 min, the SQS work growing with the square of the object count):
+
+* SQS ``send_message`` reads ``queue.attributes`` for ``ContentBasedDeduplication`` alone, and that
+  property counts every message in the queue three times (``ApproximateNumberOf*``, reading the clock
+  twice per message): O(queue) per message sent. The counts are skipped inside ``send_message`` (they
+  are not read there); ``GetQueueAttributes`` still counts.
+* SQS ``receive_message`` checks each received message's retention via ``get_queue_attributes``, which
+  builds ``queue.attributes`` three times: O(queue) per message received (the test drains 10,000). The
+  check reads the queue's ``MessageRetentionPeriod`` directly, and the list of deliverable messages
+  reads the clock once per call instead of twice per message.
+* JSONata — moto prefixes every expression with ``$name:=<JSON>;`` for each ``$states`` part and
+  variable in scope, so each evaluation re-parses its data (a child's ``$items`` in every per-item
+  query) and no expression text repeats: :class:`JSONataWithBindings` passes those values as bindings
+  and parses each expression once. (The shared evaluator's parse cache, in
+  ``infra/statemachines/moto_jsonata.py``, hit 7% of backfill expressions and held about a million
+  objects, which every full garbage collection walked; it is not used while the block runs.)
 """
 
 from __future__ import annotations
 
 import json
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
+from unittest.mock import patch
 
 from localrun.moto_adapt import moto_definition
 
@@ -72,3 +100,183 @@ def paginate_moto_item_reader() -> None:
         env.stack.append(contents)
 
     reader.ResourceEvalS3._handle_list_objects_v2 = staticmethod(list_all)  # type: ignore[method-assign]
+
+
+class _Batch(list[Any]):
+    """One child execution's items under the emulated ItemBatcher (see :func:`emulate_moto_backfill`)."""
+
+    def __init__(self, items: list[Any], first_index: int) -> None:
+        super().__init__(items)
+        self.first_index = first_index
+
+
+_DECLARATION = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*):=")
+_JSON = json.JSONDecoder()
+
+
+class JSONataWithBindings:
+    """moto's JSONata hook, fed the way AWS feeds JSONata: variables as bindings, not re-parsed text.
+
+    moto (like LocalStack, whose JVM bridge it inherited) prefixes every expression with
+    ``$name:=<value as JSON>;`` for each ``$states`` part and each variable in scope, so every
+    evaluation parses the data again and no two expression texts repeat. This evaluator peels those
+    declarations off with a JSON decoder, parses the remaining expression once (a pool of compiled
+    expressions per text: one evaluation per compiled expression at a time, since jsonata-python keeps
+    per-evaluation state on it) and evaluates it with the values as bindings. A declaration that is
+    not plain JSON (moto's intrinsic-function helpers) stays in the text, so it is still evaluated there.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: dict[str, list[Any]] = {}
+
+    @staticmethod
+    def split(expression: str) -> tuple[dict[str, Any], str]:
+        """``"($a:=1;$b:={...};<expr>)"`` -> ``({"a": 1, "b": {...}}, "(<expr>)")`` (JSON ``null`` as JSONata's)."""
+        bindings: dict[str, Any] = {}
+        # moto evaluates a string result again as $type(<expression>), an undefined one as $exists(...)
+        check = next((c for c in ("$type(", "$exists(") if expression.startswith(f"{c}(")), "")
+        if check:
+            bindings, inner = JSONataWithBindings.split(expression[len(check) : -1])
+            return bindings, f"{check}{inner})"
+        if not expression.startswith("("):
+            return bindings, expression
+        position = 1
+        while declaration := _DECLARATION.match(expression, position):
+            try:
+                value, end = _JSON.raw_decode(expression, declaration.end())
+            except ValueError:
+                break
+            if not expression.startswith(";", end):
+                break
+            bindings[declaration.group(1)] = _jsonata_nulls(value)
+            position = end + 1
+        return bindings, "(" + expression[position:]
+
+    def evaluate(self, expression: str) -> Any:
+        import jsonata  # type: ignore[import-untyped]  # jsonata-python ships no type information
+
+        bindings, rest = self.split(expression)
+        if not bindings:  # nothing peeled off: the text may hold data, so it is not worth keeping
+            return jsonata.Jsonata(expression).evaluate(None)
+        with self._lock:
+            idle = self._idle.setdefault(rest, [])
+            compiled = idle.pop() if idle else None
+        if compiled is None:
+            compiled = jsonata.Jsonata(rest)
+        try:
+            return compiled.evaluate(None, bindings)
+        finally:
+            with self._lock:
+                idle.append(compiled)
+
+
+def _jsonata_nulls(value: Any) -> Any:
+    """JSON ``null`` -> jsonata-python's null (its ``None`` means *undefined*, as a missing value)."""
+    from jsonata.utils import Utils  # type: ignore[import-untyped]
+
+    if value is None:
+        return Utils.NULL_VALUE
+    if isinstance(value, dict):
+        return {key: _jsonata_nulls(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_jsonata_nulls(item) for item in value]
+    return value
+
+
+def item_batcher_max_items(definition: str) -> int:
+    """The deployed definition's ``ItemBatcher.MaxItemsPerBatch``: what :func:`emulate_moto_backfill` batches by."""
+    return int(json.loads(definition)["States"]["Backfill"]["ItemBatcher"]["MaxItemsPerBatch"])
+
+
+@contextmanager
+def emulate_moto_backfill() -> Iterator[dict[str, int]]:
+    """Patch moto (for the duration of the block) so the backfill runs as AWS runs it, at AWS-like cost.
+
+    Yields the ItemBatcher registry: ``registry[state_machine_arn] = MaxItemsPerBatch`` batches the
+    distributed Map of that state machine (see the module docstring); everything else is unchanged.
+    """
+    from moto.sqs import models as sqs
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+        distributed_iteration_component as distributed,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
+        distributed_item_processor_worker as worker,
+    )
+    from moto.stepfunctions.parser.asl.eval.states import ItemData, MapData
+    from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+
+    registry: dict[str, int] = {}
+    map_run = distributed.DistributedIterationComponent._map_run
+    select_item = worker.DistributedItemProcessorWorker._eval_input
+
+    def batched_map_run(self: Any, env: Any, eval_input: Any) -> None:
+        size = registry.get(env.states.context_object.context_object_data["StateMachine"]["Id"])
+        if size:
+            items: list[Any] = env.stack.pop()
+            env.stack.append([_Batch(items[i : i + size], first_index=i) for i in range(0, len(items), size)])
+        map_run(self, env=env, eval_input=eval_input)
+
+    def batch_input(self: Any, env_frame: Any) -> None:
+        context = env_frame.states.context_object.context_object_data
+        batch = context["Map"]["Item"]["Value"]
+        if not isinstance(batch, _Batch):
+            select_item(self, env_frame=env_frame)
+            return
+        # The copy's ItemSelector is the batch of one, {"Items": [<selected item>], "BatchInput": ...}: evaluate it
+        # per item (Map.Item = that item, as AWS evaluates ItemSelector before batching) and join the Items.
+        depth, job_item = len(env_frame.stack), context["Map"]
+        selected: list[Any] = []
+        for offset, value in enumerate(batch):
+            context["Map"] = MapData(Item=ItemData(Index=batch.first_index + offset, Value=value))
+            select_item(self, env_frame=env_frame)
+            selected.append(env_frame.stack[-1])
+            del env_frame.stack[depth:]
+        context["Map"] = job_item
+        output = {**selected[0], "Items": [item for one in selected for item in one["Items"]]}
+        env_frame.stack.append(output)
+        env_frame.states.reset(input_value=output)
+
+    counts_unread = threading.local()
+
+    def count_messages(name: str) -> property:
+        count = getattr(sqs.Queue, name).fget
+
+        def get(queue: Any) -> int:
+            return 0 if getattr(counts_unread, "active", False) else int(count(queue))
+
+        return property(get)
+
+    send_message = sqs.SQSBackend.send_message
+
+    def send_without_counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        counts_unread.active = True  # send_message reads queue.attributes for ContentBasedDeduplication only
+        try:
+            return send_message(self, *args, **kwargs)
+        finally:
+            counts_unread.active = False
+
+    def retention_check(self: Any, queue_name: str, message: Any) -> bool:
+        retention_period = int(self.get_queue(queue_name).message_retention_period)
+        return bool(retention_period + message.sent_timestamp / 1000 > sqs.unix_time())
+
+    def deliverable(queue: Any) -> list[Any]:
+        now = sqs.unix_time_millis()  # one clock read per call, where moto reads it twice per message
+        return [m for m in queue._messages if now > m.visible_at and not now < m.delayed_until]
+
+    with ExitStack() as patches:
+        patches.enter_context(patch.object(sqs.Queue, "messages", property(deliverable)))
+        patches.enter_context(patch.object(moto_jsonata, "_eval_jsonata", JSONataWithBindings().evaluate))
+        patches.enter_context(patch.object(distributed.DistributedIterationComponent, "_map_run", batched_map_run))
+        patches.enter_context(patch.object(worker.DistributedItemProcessorWorker, "_eval_input", batch_input))
+        for name in (
+            "approximate_number_of_messages",
+            "approximate_number_of_messages_delayed",
+            "approximate_number_of_messages_not_visible",
+        ):
+            patches.enter_context(patch.object(sqs.Queue, name, count_messages(name)))
+        patches.enter_context(patch.object(sqs.SQSBackend, "send_message", send_without_counting))
+        patches.enter_context(
+            patch.object(sqs.SQSBackend, "is_message_valid_based_on_retention_period", retention_check)
+        )
+        yield registry
