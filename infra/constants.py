@@ -78,6 +78,8 @@ CONTROLLER_TRIGGER_RETRY_ATTEMPTS: Final = 3
 CONTROLLER_TRIGGER_MAX_EVENT_AGE_MINUTES: Final = 15
 # Alarm periods: the Rekognition InServiceInferenceUnits metric and the Step Functions execution metrics.
 CONTROLLER_ALARM_PERIOD_MINUTES: Final = 5
+# Log groups of the state machines (controller, backfill): vendedlogs keeps CloudWatch Logs' resource policy small.
+STATES_LOG_GROUP_PREFIX: Final = "/aws/vendedlogs/states/"
 # ${BacklogAlarmName} of a controller without a backlog alarm (mode `scheduled`). Not empty: cfn-lint
 # (E1029) reads an empty DefinitionSubstitutions value as a missing one.
 NO_BACKLOG_ALARM: Final = "-"
@@ -94,8 +96,6 @@ BACKFILL_MAX_CONCURRENCY: Final = 100
 # Where the Distributed Map writes its result files (manifest + per-batch outputs) in the uploads bucket.
 # No model prefix may overlap it, so these files never reach a detect queue.
 BACKFILL_RESULTS_PREFIX: Final = "_backfill-runs/"
-# Logs of the backfill state machine (vendedlogs keeps CloudWatch Logs' resource policy small).
-BACKFILL_LOG_GROUP_PREFIX: Final = "/aws/vendedlogs/states/"
 # Operator alarms of the monitoring construct.
 MONITORING_PERIOD_MINUTES: Final = 5
 # The detect function's errors: ALARM from this many errored invocations in one period.

@@ -13,7 +13,6 @@ from aws_cdk import (
     Stack,
     aws_dynamodb as dynamodb,
     aws_iam as iam,
-    aws_logs as logs,
     aws_s3 as s3,
     aws_sqs as sqs,
     aws_stepfunctions as sfn,
@@ -22,7 +21,7 @@ from constructs import Construct
 
 from infra import constants
 from infra.config import ConfigError, ModelConfig, PipelineConfig
-from infra.constructs.detection import log_retention
+from infra.constructs.states import state_machine_logs_and_role
 from infra.nag import acknowledge
 from infra.statemachines import backfill_definition, backfill_substitutions
 
@@ -52,18 +51,10 @@ class ModelBackfill(Construct):
             raise ConfigError(f"pipeline.models.{model.name}.prefix: must not overlap {results_prefix!r}")
         stack = Stack.of(self)
         name = f"{config.resource_prefix}-{model.name}-backfill"
-        self.log_group = logs.LogGroup(
+        self.log_group, self.role = state_machine_logs_and_role(
             self,
-            "Logs",
-            log_group_name=f"{constants.BACKFILL_LOG_GROUP_PREFIX}{name}",
-            retention=log_retention(config.log_retention_days),
-        )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal(
-                "states.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
-            ),
+            name=name,
+            config=config,
             description=f"Backfill of {model.name}: list its prefix, enqueue objects, start its controller",
         )
         # The state machine's own ARN, built from its fixed name (a token reference would be circular).

@@ -23,7 +23,6 @@ from aws_cdk import (
     aws_events_targets as events_targets,
     aws_iam as iam,
     aws_lambda as lambda_,
-    aws_logs as logs,
     aws_scheduler as scheduler,
     aws_scheduler_targets as scheduler_targets,
     aws_sqs as sqs,
@@ -33,7 +32,7 @@ from constructs import Construct
 
 from infra import constants
 from infra.config import ConfigError, LifecycleMode, ModelConfig, PipelineConfig, Schedule
-from infra.constructs.detection import log_retention
+from infra.constructs.states import state_machine_logs_and_role
 from infra.nag import acknowledge
 from infra.statemachines import controller_definition, controller_substitutions, execution_timeout_seconds
 
@@ -133,19 +132,10 @@ class ModelController(Construct):
 
         self.backlog_alarm: cloudwatch.Alarm | None = self._backlog_alarm(queue) if on_demand else None
 
-        self.log_group = logs.LogGroup(
+        self.log_group, self.role = state_machine_logs_and_role(
             self,
-            "Logs",
-            # The vendedlogs prefix keeps CloudWatch Logs' resource policy small however many machines log.
-            log_group_name=f"/aws/vendedlogs/states/{name}",
-            retention=log_retention(config.log_retention_days),
-        )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal(
-                "states.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
-            ),
+            name=name,
+            config=config,
             description=f"Model controller of {model.name}: start/stop one model version, toggle its mapping",
         )
         self._grant(
