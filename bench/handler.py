@@ -110,27 +110,32 @@ class _Client:
         return {"MessageId": "m-1"}
 
 
+def s3_record(key: str, size: int, n: int) -> dict[str, Any]:
+    """An S3 ObjectCreated notification record for ``key`` in the bench bucket (ETag derived from ``n``)."""
+    return {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": "us-east-1",
+        "eventTime": "2026-11-26T01:58:12.631Z",
+        "eventName": "ObjectCreated:Put",
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "bucket": {"name": "clp-uploads-bench", "arn": "arn:aws:s3:::clp-uploads-bench"},
+            "object": {"key": key, "size": size, "eTag": f"{n:032x}"},
+        },
+    }
+
+
 def _event(batch: int, offset: int) -> dict[str, Any]:
     records = []
     for i in range(batch):
         n = offset + i
-        s3_record = {
-            "eventVersion": "2.1",
-            "eventSource": "aws:s3",
-            "awsRegion": "us-east-1",
-            "eventTime": "2026-11-26T01:58:12.631Z",
-            "eventName": "ObjectCreated:Put",
-            "s3": {
-                "s3SchemaVersion": "1.0",
-                "bucket": {"name": "clp-uploads-bench", "arn": "arn:aws:s3:::clp-uploads-bench"},
-                "object": {"key": f"bench/crate+{n}/img%28{n}%29.jpg", "size": 204511, "eTag": f"{n:032x}"},
-            },
-        }
+        record = s3_record(f"bench/crate+{n}/img%28{n}%29.jpg", 204511, n)
         records.append(
             {
                 "messageId": f"m-{n}",
                 "receiptHandle": f"r-{n}",
-                "body": json.dumps({"Records": [s3_record]}),
+                "body": json.dumps({"Records": [record]}),
                 "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795658292700"},
                 "messageAttributes": {},
                 "md5OfBody": "",

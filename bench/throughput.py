@@ -22,7 +22,7 @@ from typing import Any
 
 from PIL import Image
 
-from bench.handler import _Context
+from bench.handler import _Context, s3_record
 from infra.config import Lifecycle, ModelConfig
 from lambdas.common.observability import logger
 from lambdas.detect.adapters import RekognitionDetector
@@ -119,18 +119,7 @@ class ThroughputResult:
 
 
 def _message(n: int) -> dict[str, Any]:
-    record = {
-        "eventVersion": "2.1",
-        "eventSource": "aws:s3",
-        "awsRegion": "us-east-1",
-        "eventTime": "2026-11-26T01:58:12.631Z",
-        "eventName": "ObjectCreated:Put",
-        "s3": {
-            "s3SchemaVersion": "1.0",
-            "bucket": {"name": "clp-uploads-bench", "arn": "arn:aws:s3:::clp-uploads-bench"},
-            "object": {"key": f"bench/img-{n}.png", "size": 100, "eTag": f"{n:032x}"},
-        },
-    }
+    record = s3_record(f"bench/img-{n}.png", 100, n)
     return {"id": f"m-{n}", "body": json.dumps({"Records": [record]}), "receives": 0}
 
 

@@ -14,6 +14,7 @@ import jsonata
 import pytest
 
 from infra import constants
+from infra.config import PipelineConfig
 from infra.statemachines import (
     CONTROLLER_DEFINITION_PATH,
     DefinitionError,
@@ -134,17 +135,22 @@ def test_asl_validator_accepts_the_definition() -> None:
     assert "is valid" in result.stdout
 
 
-def test_placeholders_and_substitutions_match_exactly() -> None:
-    config = pipeline_config()
-    values = controller_substitutions(
+def _substitutions(config: PipelineConfig, *, backlog_alarm_name: str) -> dict[str, str]:
+    """The first model's substitutions with stand-in resource names."""
+    return controller_substitutions(
         config,
         config.models[0],
         queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/q",
         event_source_mapping_id="uuid",
         control_table_name="table",
         event_bus_name="bus",
-        backlog_alarm_name="alarm",
+        backlog_alarm_name=backlog_alarm_name,
     )
+
+
+def test_placeholders_and_substitutions_match_exactly() -> None:
+    config = pipeline_config()
+    values = _substitutions(config, backlog_alarm_name="alarm")
     text = CONTROLLER_DEFINITION_PATH.read_text(encoding="utf-8")
     assert placeholders(text) == set(values)
     rendered = json.loads(substitute(text, values))
@@ -159,15 +165,7 @@ def test_placeholders_and_substitutions_match_exactly() -> None:
 
 def test_numeric_defaults_come_from_the_lifecycle_config() -> None:
     config = pipeline_config(idle_grace_seconds=120, max_runtime_minutes=60, lock_ttl_minutes=120)
-    values = controller_substitutions(
-        config,
-        config.models[0],
-        queue_url="q",
-        event_source_mapping_id="u",
-        control_table_name="t",
-        event_bus_name="b",
-        backlog_alarm_name="",
-    )
+    values = _substitutions(config, backlog_alarm_name="")
     assert values["IdleGraceSeconds"] == "120"
     assert values["MaxRuntimeSeconds"] == "3600"
     assert values["LockTtlSeconds"] == "7200"
@@ -179,15 +177,7 @@ def test_numeric_defaults_come_from_the_lifecycle_config() -> None:
 def test_without_a_backlog_alarm_the_screen_never_checks_one() -> None:
     # Given a model without a backlog alarm (mode scheduled)
     config = pipeline_config()
-    values = controller_substitutions(
-        config,
-        config.models[0],
-        queue_url="q",
-        event_source_mapping_id="u",
-        control_table_name="t",
-        event_bus_name="b",
-        backlog_alarm_name="",
-    )
+    values = _substitutions(config, backlog_alarm_name="")
 
     # Then the definition gets the non-empty sentinel, and the Screen's backlog condition compares against it
     assert values["BacklogAlarmName"] == constants.NO_BACKLOG_ALARM

@@ -47,7 +47,7 @@ def queue() -> Iterator[dict[str, Any]]:
         yield {"sqs": sqs, "lambda": lam, "url": url, "arn": arn, "uuid": uuid}
 
 
-def _poller(queue: dict[str, Any], handler: Any) -> EventSourcePoller:
+def _poller(queue: dict[str, Any], handler: Any, visibility_timeout_real_seconds: float = 30) -> EventSourcePoller:
     return EventSourcePoller(
         sqs=queue["sqs"],
         lambda_client=queue["lambda"],
@@ -56,7 +56,7 @@ def _poller(queue: dict[str, Any], handler: Any) -> EventSourcePoller:
         queue_arn=queue["arn"],
         region="us-east-1",
         handler=handler,
-        visibility_timeout_real_seconds=30,
+        visibility_timeout_real_seconds=visibility_timeout_real_seconds,
         idle_sleep_seconds=0.01,
     )
 
@@ -179,17 +179,7 @@ def test_a_slow_batch_is_not_received_twice_and_failures_come_back_after_the_sca
             return {"batchItemFailures": [{"itemIdentifier": calls[0]}]}
         return {"batchItemFailures": []}
 
-    poller = EventSourcePoller(
-        sqs=queue["sqs"],
-        lambda_client=queue["lambda"],
-        mapping_uuid=queue["uuid"],
-        queue_url=queue["url"],
-        queue_arn=queue["arn"],
-        region="us-east-1",
-        handler=handler,
-        visibility_timeout_real_seconds=1,
-        idle_sleep_seconds=0.01,
-    )
+    poller = _poller(queue, handler, visibility_timeout_real_seconds=1)
     queue["lambda"].update_event_source_mapping(UUID=queue["uuid"], Enabled=True)
     sqs = queue["sqs"]
     received_with: list[int] = []
