@@ -8,7 +8,8 @@ class DetectError(Exception):
 
 
 class MalformedMessageError(DetectError):
-    """The SQS body is not an S3 event notification; it fails until it is dead-lettered."""
+    """The SQS body is neither an S3 EventBridge event nor an S3 event notification; it fails until it is
+    dead-lettered."""
 
 
 class PermanentImageError(DetectError):

@@ -1,4 +1,4 @@
-"""Detection logic: one SQS message (an S3 notification) → results and events.
+"""Detection logic: one SQS message (an S3 EventBridge event or notification) → results and events.
 
 Outcomes per object version × model version:
 - a bad image (format, size, unreadable, deleted) → a FAILED result and event, never retried;
@@ -32,7 +32,7 @@ from lambdas.detect.adapters import (
 )
 from lambdas.detect.errors import MalformedMessageError, ModelNotReadyError, PermanentImageError
 from lambdas.detect.mapping import event_detail
-from lambdas.detect.models import DetectionResult, ImageRef, S3EventRecord, S3Notification
+from lambdas.detect.models import DetectionResult, ImageRef, S3Event, S3EventBridgeEvent, S3Notification
 
 Outcome = Literal["DETECTED", "FAILED", "DUPLICATE", "REQUEUED", "IGNORED"]
 
@@ -73,33 +73,76 @@ class BatchState:
     publish_lease_seconds: float = 60.0 + PUBLISH_CLAIM_MARGIN_SECONDS
 
 
-def parse_message(body: str) -> list[dict[str, Any]]:
-    """Raw S3 records of an SQS body; ``[]`` for ``s3:TestEvent``. Raises MalformedMessageError."""
+@dataclass(frozen=True)
+class RawMessage:
+    """The items of one SQS body: S3 notification records, or the one EventBridge event the body is."""
+
+    items: tuple[Any, ...]
+    eventbridge: bool = False
+
+    def body_for(self, items: list[Any]) -> dict[str, Any]:
+        """An SQS body carrying ``items`` again, in the shape this message came in."""
+        if self.eventbridge:
+            [event] = items
+            return dict(event)
+        return {"Records": items}
+
+
+def parse_message(body: str) -> RawMessage:
+    """The raw items of an SQS body; none for ``s3:TestEvent``. Raises MalformedMessageError.
+
+    EventBridge puts the event itself in the body (no ``Records`` list); its keys are not URL-encoded.
+    """
     try:
         document = json.loads(body)
     except json.JSONDecodeError as exc:
         raise MalformedMessageError(f"body is not JSON: {exc.msg} at position {exc.pos}") from exc
     if not isinstance(document, dict):
         raise MalformedMessageError("body is not a JSON object")
+    if "detail-type" in document:
+        return RawMessage(items=(document,), eventbridge=True)
+    # Older messages only: S3 sends a test event to SQS destinations when notifications are configured.
     if document.get("Event") == "s3:TestEvent":
-        return []
+        return RawMessage(items=())
     records = document.get("Records")
     if not isinstance(records, list):
-        raise MalformedMessageError("body has no 'Records' list (not an S3 event notification)")
-    return records
+        raise MalformedMessageError(
+            "body is neither an EventBridge event ('detail-type') nor an S3 event notification ('Records' list)"
+        )
+    return RawMessage(items=tuple(records))
 
 
-def to_records(raw_records: list[dict[str, Any]]) -> list[S3EventRecord]:
-    """Validate raw records into models. Raises MalformedMessageError naming the bad field."""
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}"
+
+
+def to_records(message: RawMessage) -> list[S3Event]:
+    """Validate raw items into models. Raises MalformedMessageError naming the bad field."""
+    if message.eventbridge:
+        try:
+            return [S3EventBridgeEvent.model_validate(message.items[0])]
+        except ValidationError as exc:
+            raise MalformedMessageError(f"not an S3 EventBridge event: {_first_error(exc)}") from exc
     try:
-        return list(S3Notification.model_validate({"Records": raw_records}).records)
+        return list(S3Notification.model_validate({"Records": list(message.items)}).records)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise MalformedMessageError(f"not an S3 event notification: {where}: {first['msg']}") from exc
+        raise MalformedMessageError(f"not an S3 event notification: {_first_error(exc)}") from exc
 
 
-def image_of(record: S3EventRecord) -> ImageRef:
+def image_of(record: S3Event) -> ImageRef:
+    if isinstance(record, S3EventBridgeEvent):
+        detail = record.detail
+        etag = detail.object.any_etag
+        return ImageRef(
+            bucket=detail.bucket.name,
+            key=detail.object.key,
+            version_id=detail.object.version_id,
+            etag=etag.strip('"') if etag else None,
+            size=detail.object.size,
+            uploaded_at=record.time,
+        )
     obj = record.s3.object
     return ImageRef(
         bucket=record.s3.bucket.name,
@@ -112,12 +155,12 @@ def image_of(record: S3EventRecord) -> ImageRef:
 
 
 def process_message(body: str, settings: ModelSettings, deps: Dependencies, state: BatchState) -> list[Outcome]:
-    """Handle every record of one SQS message; returns one outcome per S3 record."""
-    raw_records = parse_message(body)
-    records = to_records(raw_records)
+    """Handle every record of one SQS message; returns one outcome per S3 record or event."""
+    message = parse_message(body)
+    records = to_records(message)
     outcomes: list[Outcome] = []
     not_ready: list[dict[str, Any]] = []
-    for raw, record in zip(raw_records, records, strict=True):
+    for raw, record in zip(message.items, records, strict=True):
         image = image_of(record)
         logger.set_correlation_id(image.key)
         if not record.is_object_created or not image.key.startswith(settings.prefix) or image.key.endswith("/"):
@@ -131,7 +174,7 @@ def process_message(body: str, settings: ModelSettings, deps: Dependencies, stat
             not_ready.append(raw)
             outcomes.append("REQUEUED")
     if not_ready:
-        deps.requeuer.requeue({"Records": not_ready})
+        deps.requeuer.requeue(message.body_for(not_ready))
         logger.warning("model not running: records requeued", extra={"records": len(not_ready)})
         metrics.add_metric(name="RecordsRequeued", unit=MetricUnit.Count, value=len(not_ready))
     return outcomes

@@ -1,4 +1,8 @@
-"""Typed views of the inputs (S3 notifications inside SQS) and outputs (results, events)."""
+"""Typed views of the inputs (S3 events inside SQS bodies) and outputs (results, events).
+
+Two input shapes reach a detect queue: EventBridge "Object Created" events (every upload) and S3 event
+notification ``Records`` (the backfill state machine, redriven older messages, the benchmarks).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from typing import Literal
 from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from lambdas.common.ingest import DETAIL_TYPE_OBJECT_CREATED, S3_EVENT_SOURCE
 
 # Hand-written instead of Powertools' S3Model: that model requires fields (userIdentity,
 # requestParameters, responseElements) the pipeline never reads and some senders (moto, replays,
@@ -54,6 +60,48 @@ class S3EventRecord(_Lenient):
 
 class S3Notification(_Lenient):
     records: tuple[S3EventRecord, ...] = Field(alias="Records")
+
+
+class ObjectCreatedObject(_Lenient):
+    # The key as S3 stored it: EventBridge events do not URL-encode keys (unlike notifications).
+    key: str
+    size: int | None = None
+    # "etag" in AWS's documented event; moto sends "eTag". AWS's spelling is read first.
+    etag: str | None = None
+    e_tag: str | None = Field(default=None, alias="eTag")
+    version_id: str | None = Field(default=None, alias="version-id")
+    sequencer: str | None = None
+
+    @property
+    def any_etag(self) -> str | None:
+        return self.etag or self.e_tag
+
+
+class ObjectCreatedDetail(_Lenient):
+    bucket: S3Bucket
+    object: ObjectCreatedObject
+    reason: str | None = None
+
+
+class S3EventBridgeEvent(_Lenient):
+    """An S3 event as EventBridge delivers it to an SQS target (the body is the event itself)."""
+
+    source: Literal["aws.s3"]
+    detail_type: str = Field(alias="detail-type")
+    time: datetime
+    region: str | None = None
+    detail: ObjectCreatedDetail
+
+    @property
+    def event_name(self) -> str:
+        return f"{self.detail_type}:{self.detail.reason}" if self.detail.reason else self.detail_type
+
+    @property
+    def is_object_created(self) -> bool:
+        return self.source == S3_EVENT_SOURCE and self.detail_type == DETAIL_TYPE_OBJECT_CREATED
+
+
+S3Event = S3EventRecord | S3EventBridgeEvent
 
 
 class ImageRef(_Lenient):
