@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from clp import ops
 from clp.backfill import backfill_command
+from clp.preflight import preflight_command
 from clp.report import render, summary
 from infra.config import DEFAULT_CDK_JSON, ConfigError, PipelineConfig, load_config
 from localrun.emulator import Manifest, ManifestError
@@ -29,6 +30,7 @@ app = typer.Typer(
 local_app = typer.Typer(help="Run the pipeline offline (moto + the Custom Labels emulator).", no_args_is_help=True)
 app.add_typer(local_app, name="local")
 app.command("backfill")(backfill_command)
+app.command("preflight")(preflight_command)
 for _name, _command in (
     ("status", ops.status_command),
     ("start", ops.start_command),

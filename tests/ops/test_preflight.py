@@ -1,0 +1,727 @@
+"""``clp preflight`` offline: botocore's Stubber on real clients, so every request is validated against the
+service models (an invented parameter or a wrong type fails the test), through typer's CliRunner.
+
+The AWS behaviours relied on, and where they are written down (not moto):
+- ValidateStateMachineDefinition: input definition (1..1,048,576), type, severity, maxResults (<= 100);
+  output result OK/FAIL, diagnostics[severity ERROR/WARNING, code, message, location], truncated
+  (botocore's stepfunctions model; AWS API reference, ValidateStateMachineDefinitionDiagnostic);
+- GetCallerIdentity needs no permission (STS API reference);
+- the Powertools layer's public parameter /aws/service/powertools/python/<arch>/<runtime>/<version> holds
+  the layer version ARN (aws-powertools/powertools-lambda-python, .github/workflows/update_ssm.yml);
+- GetLayerVersionByArn returns CompatibleRuntimes / CompatibleArchitectures (botocore's lambda model);
+- DescribeProjectVersions(ProjectArn, VersionNames) and its statuses (botocore's rekognition model).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from typer.testing import CliRunner
+
+from clp import ops, preflight
+from clp.main import app
+from clp.preflight import LAMBDA_ARCHITECTURE, Definition, Status, definitions, validate_definition
+from infra import constants
+from infra.config import load_config
+from infra.statemachines import substitute
+from tests.infra.conftest import Synthesized, synthesized  # noqa: F401  (the session's synthesized stack)
+
+runner = CliRunner()
+CONFIG = load_config()
+MODEL = CONFIG.models[0]
+ACCOUNT = MODEL.project_version_arn.split(":")[4]
+REGION = MODEL.region
+STACK = CONFIG.stack_name
+LAYER_ARN = f"arn:aws:lambda:{REGION}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:27"
+SERVICES = ("sts", "stepfunctions", "ssm", "lambda", "rekognition")
+
+
+class StubbedAccount:
+    """Real boto3 clients behind Stubbers, handed to the command in place of ``Clients``; the ``expect_*``
+    methods queue what the account answers, in the order the command asks."""
+
+    def __init__(self) -> None:
+        session = boto3.session.Session(region_name=REGION)
+        self.clients = {service: session.client(service) for service in SERVICES}  # type: ignore[call-overload]
+        self.stubs = {service: Stubber(client) for service, client in self.clients.items()}
+        self.regions: list[str | None] = []
+
+    def __call__(self, service: str) -> Any:
+        return self.clients[service]
+
+    def identity(self, account: str = ACCOUNT) -> None:
+        self.stubs["sts"].add_response(
+            "get_caller_identity",
+            {"UserId": "AIDAEXAMPLE", "Account": account, "Arn": f"arn:aws:iam::{account}:user/deployer"},
+            {},
+        )
+
+    def validations(self, region: str = REGION, results: list[dict[str, Any]] | None = None) -> None:
+        documents = definitions(CONFIG, stack=STACK, account=ACCOUNT, region=region, partition="aws")
+        for index, definition in enumerate(documents):
+            answer = (results or [])[index] if results and index < len(results) else {"result": "OK"}
+            self.stubs["stepfunctions"].add_response(
+                "validate_state_machine_definition",
+                {"diagnostics": [], **answer},
+                {"definition": definition.document, "type": "STANDARD", "severity": "WARNING", "maxResults": 100},
+            )
+
+    def layer_parameter(self, value: str = LAYER_ARN) -> None:
+        name = constants.POWERTOOLS_LAYER_SSM_PARAMETER
+        self.stubs["ssm"].add_response(
+            "get_parameter",
+            {"Parameter": {"Name": name, "Type": "String", "Value": value, "Version": 1}},
+            {"Name": name},
+        )
+
+    def layer(self, runtimes: list[str] | None = None, architectures: list[str] | None = None) -> None:
+        self.stubs["lambda"].add_response(
+            "get_layer_version_by_arn",
+            {
+                "LayerVersionArn": LAYER_ARN,
+                "Version": 27,
+                "CompatibleRuntimes": runtimes if runtimes is not None else [constants.LAMBDA_PYTHON_RUNTIME],
+                "CompatibleArchitectures": architectures if architectures is not None else [LAMBDA_ARCHITECTURE],
+            },
+            {"Arn": LAYER_ARN},
+        )
+
+    def version(self, status: str = "STOPPED", *, found: bool = True, arn: str = MODEL.project_version_arn) -> None:
+        descriptions = [{"ProjectVersionArn": arn, "Status": status, "StatusMessage": "m"}] if found else []
+        self.stubs["rekognition"].add_response(
+            "describe_project_versions",
+            {"ProjectVersionDescriptions": descriptions},
+            {"ProjectArn": MODEL.project_arn, "VersionNames": [MODEL.version_name]},
+        )
+
+    def everything_ok(self) -> None:
+        self.identity()
+        self.validations()
+        self.layer_parameter()
+        self.layer()
+        self.version()
+
+    def assert_all_asked(self) -> None:
+        for stub in self.stubs.values():
+            stub.assert_no_pending_responses()
+
+
+@pytest.fixture
+def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[StubbedAccount]:
+    world = StubbedAccount()
+
+    def clients(region: str | None) -> StubbedAccount:
+        world.regions.append(region)
+        return world
+
+    monkeypatch.setattr(preflight, "Clients", clients)
+    monkeypatch.setattr(ops.out, "width", 250)  # tables fold at the runner's 80 columns
+    for stub in world.stubs.values():
+        stub.activate()
+    yield world
+    for stub in world.stubs.values():
+        stub.deactivate()
+
+
+def clp(*args: str) -> Any:
+    return runner.invoke(app, ["preflight", *args])
+
+
+def rows(result: Any) -> list[dict[str, Any]]:
+    document = json.loads(result.stdout)
+    return list(document["checks"])
+
+
+def row(result: Any, check: str) -> dict[str, Any]:
+    [found] = [r for r in rows(result) if r["check"] == check]
+    return found
+
+
+def findings(result: Any) -> list[dict[str, Any]]:
+    return [r for r in rows(result) if r["status"] == "FINDING"]
+
+
+# -- everything in order ---------------------------------------------------------------------------------
+
+
+def test_every_check_passes_in_a_ready_account(account: StubbedAccount) -> None:
+    # Given an account where the credentials, definitions, layer and model version are all fine
+    account.everything_ok()
+
+    # When preflight runs against the model's region
+    result = clp("--region", REGION)
+
+    # Then it exits 0 with a table row per check, the layer ARN shown, and every answer was asked for
+    assert result.exit_code == 0, result.output
+    for check in (
+        "credentials",
+        "model account",
+        "model region",
+        "controller definition",
+        "backfill definition",
+        "layer parameter",
+        "layer version",
+        "model version",
+    ):
+        assert check in result.stdout
+    assert LAYER_ARN in result.stdout
+    assert "FINDING" not in result.stdout
+    assert "every check passed" in result.stdout
+    assert account.regions == [REGION]
+    account.assert_all_asked()
+
+
+def test_json_is_exactly_one_document_with_every_row(account: StubbedAccount) -> None:
+    # Given a ready account
+    account.everything_ok()
+
+    # When preflight runs with --json
+    result = clp("--region", REGION, "--json")
+
+    # Then stdout is one JSON document (json.loads fails on anything after it) naming the account
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["ok"] is True and document["findings"] == 0
+    assert document["account"] == ACCOUNT and document["region"] == REGION and document["stack"] == STACK
+    assert {r["status"] for r in document["checks"]} == {"OK"}
+    assert len(document["checks"]) == 9
+
+
+# -- 1. region and credentials -------------------------------------------------------------------------------
+
+
+def test_no_credentials_is_one_clear_finding_and_the_rest_is_skipped(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Given a botocore session that can find no credentials anywhere (and may not ask the instance metadata)
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SECURITY_TOKEN",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setattr(ops.out, "width", 250)
+
+    # When preflight runs (real Clients, no Stubber), as a table and as JSON
+    table = clp("--region", REGION)
+    as_json = clp("--region", REGION, "--json")
+
+    # Then both exit 1 with the one message, no traceback, and every later check skipped
+    assert table.exit_code == 1 and as_json.exit_code == 1
+    assert table.output.count("no AWS credentials found: set AWS_PROFILE") == 1
+    assert "Traceback" not in table.output and table.stderr == ""
+    [finding] = findings(as_json)
+    assert finding["check"] == "credentials" and "no AWS credentials found" in finding["detail"]
+    later = [r for r in rows(as_json) if r["check"] not in ("region", "credentials")]
+    assert later and {r["status"] for r in later} == {"SKIPPED"}
+
+
+def test_no_region_is_a_finding(monkeypatch: pytest.MonkeyPatch, account: StubbedAccount) -> None:
+    # Given no --region, no AWS_REGION / AWS_DEFAULT_REGION and a config file without a region
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+
+    # When preflight runs
+    result = clp("--json")
+
+    # Then the region is the finding, nothing is asked of AWS, and the exit status is 1
+    assert result.exit_code == 1
+    [finding] = findings(result)
+    assert finding["check"] == "region" and "no AWS region" in finding["detail"]
+    account.assert_all_asked()
+
+
+def test_aws_region_wins_over_aws_default_region(monkeypatch: pytest.MonkeyPatch, account: StubbedAccount) -> None:
+    # Given AWS_REGION (what the CDK CLI reads first) differs from AWS_DEFAULT_REGION (boto3's)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    account.identity()
+    account.validations(region="eu-west-1")
+    account.layer_parameter()
+    account.layer()
+
+    # When preflight runs without --region
+    result = clp("--json")
+
+    # Then it targets AWS_REGION's region, where the model is not
+    assert account.regions == ["eu-west-1"]
+    assert row(result, "region")["detail"] == "target region (from AWS_REGION)"
+    assert row(result, "model region")["status"] == "FINDING"
+
+
+def test_rejected_credentials_are_a_finding(account: StubbedAccount) -> None:
+    # Given credentials STS refuses
+    account.stubs["sts"].add_client_error(
+        "get_caller_identity", "ExpiredToken", "The security token included in the request is expired", 403
+    )
+
+    # When preflight runs
+    result = clp("--region", REGION, "--json")
+
+    # Then the credentials are the finding and no other service is asked
+    assert result.exit_code == 1
+    [finding] = findings(result)
+    assert finding["detail"].startswith("AWS rejected the credentials: ExpiredToken")
+    account.assert_all_asked()
+
+
+def test_account_mismatch_is_a_finding_and_the_version_is_not_asked(account: StubbedAccount) -> None:
+    # Given credentials for another account than the model's
+    account.identity("999999999999")
+    documents = definitions(CONFIG, stack=STACK, account="999999999999", region=REGION, partition="aws")
+    for definition in documents:
+        account.stubs["stepfunctions"].add_response(
+            "validate_state_machine_definition",
+            {"result": "OK", "diagnostics": []},
+            {"definition": definition.document, "type": "STANDARD", "severity": "WARNING", "maxResults": 100},
+        )
+    account.layer_parameter()
+    account.layer()
+
+    # When preflight runs
+    result = clp("--region", REGION, "--json")
+
+    # Then the account is the one finding and DescribeProjectVersions is skipped (the Stubber holds no answer)
+    assert result.exit_code == 1
+    [finding] = findings(result)
+    assert finding["check"] == "model account"
+    assert finding["detail"] == f"the model is in account {ACCOUNT}, the credentials are for account 999999999999"
+    assert row(result, "model version")["status"] == "SKIPPED"
+    account.assert_all_asked()
+
+
+def test_region_mismatch_is_a_finding(account: StubbedAccount) -> None:
+    # Given a target region other than the model's
+    account.identity()
+    account.validations(region="eu-west-1")
+    account.layer_parameter()
+    account.layer()
+
+    # When preflight runs there
+    result = clp("--region", "eu-west-1", "--json")
+
+    # Then the model's region is the one finding
+    assert result.exit_code == 1
+    [finding] = findings(result)
+    assert finding["check"] == "model region"
+    assert finding["detail"].startswith(f"the model is in {REGION}, the target region is eu-west-1 (--region)")
+    assert row(result, "model version")["status"] == "SKIPPED"
+    account.assert_all_asked()
+
+
+# -- 2. the definitions ---------------------------------------------------------------------------------------
+
+
+def test_validator_errors_are_findings_and_warnings_are_not(account: StubbedAccount) -> None:
+    # Given a validator that fails the controller with an ERROR and warns about the backfill
+    account.identity()
+    account.validations(
+        results=[
+            {
+                "result": "FAIL",
+                "diagnostics": [
+                    {
+                        "severity": "ERROR",
+                        "code": "SCHEMA_VALIDATION_FAILED",
+                        "message": "The value for the field 'Arguments' must be an OBJECT",
+                        "location": "/States/StartModel/Arguments",
+                    }
+                ],
+            },
+            {
+                "result": "OK",
+                "diagnostics": [{"severity": "WARNING", "code": "NO_DOLLAR", "message": "looks like a path"}],
+            },
+        ]
+    )
+    account.layer_parameter()
+    account.layer()
+    account.version()
+
+    # When preflight runs
+    result = clp("--region", REGION, "--json")
+
+    # Then the controller's result and its ERROR are findings; the backfill's WARNING is shown, not counted
+    assert result.exit_code == 1
+    detail = [f["detail"] for f in findings(result)]
+    assert detail[0].startswith("validator: FAIL, 1 error(s)")
+    assert detail[1] == (
+        "SCHEMA_VALIDATION_FAILED at /States/StartModel/Arguments: "
+        "The value for the field 'Arguments' must be an OBJECT"
+    )
+    assert len(detail) == 2
+    [warning] = [r for r in rows(result) if r["status"] == "WARNING"]
+    assert warning["check"] == "backfill definition" and warning["detail"] == "NO_DOLLAR: looks like a path"
+    backfill = [r for r in rows(result) if r["check"] == "backfill definition"]
+    assert backfill[0]["status"] == "OK"
+
+
+def test_the_requests_for_both_real_definitions_match_the_stepfunctions_model() -> None:
+    # Given the two real definitions and a Stubber (it validates every request against botocore's model)
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    shape = sfn.meta.service_model.operation_model("ValidateStateMachineDefinition").input_shape
+    documents = definitions(CONFIG, stack=STACK, account=ACCOUNT, region=REGION, partition="aws")
+    assert [d.kind for d in documents] == ["controller", "backfill"]
+
+    # When each is validated
+    with Stubber(sfn) as stub:
+        for definition in documents:
+            stub.add_response(
+                "validate_state_machine_definition",
+                {"result": "OK", "diagnostics": []},
+                {"definition": definition.document, "type": "STANDARD", "severity": "WARNING", "maxResults": 100},
+            )
+        results = [validate_definition(sfn, d) for d in documents]
+        stub.assert_no_pending_responses()
+
+    # Then the Stubber accepted both requests, both are within the model's length limits (botocore itself only
+    # checks the minimum), and maxResults is the model's maximum
+    assert [[r.status for r in rs] for rs in results] == [[Status.OK], [Status.OK]]
+    limits = shape.members["definition"].metadata
+    for definition in documents:
+        assert limits["min"] <= len(definition.document.encode("utf-8")) <= limits["max"]
+    assert shape.members["maxResults"].metadata["max"] == preflight.VALIDATOR_MAX_RESULTS
+    assert "STANDARD" in shape.members["type"].enum and "WARNING" in shape.members["severity"].enum
+
+
+def test_a_definition_over_the_size_limit_is_a_finding_without_a_call() -> None:
+    # Given a definition one byte over the model's maximum and a Stubber holding no answer
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    maximum = (
+        sfn.meta.service_model.operation_model("ValidateStateMachineDefinition")
+        .input_shape.members["definition"]
+        .metadata["max"]
+    )
+    too_big = Definition("controller", MODEL.name, "x" * (maximum + 1), {})
+
+    # When it is validated
+    with Stubber(sfn) as stub:
+        [result] = validate_definition(sfn, too_big)
+        stub.assert_no_pending_responses()
+
+    # Then it is a finding naming the limit (an unstubbed call would have raised)
+    assert result.status is Status.FINDING
+    assert result.detail == f"definition is {maximum + 1:,} bytes; the limit is {maximum:,}"
+
+
+def _resolve(value: Any, stand_ins: dict[str, str], name: str) -> str:
+    if isinstance(value, str):
+        return value
+    return stand_ins[name]
+
+
+def test_the_definitions_are_the_documents_cdk_deploys(synthesized: Synthesized) -> None:  # noqa: F811
+    # Given the synthesized template's controller and backfill of the first model
+    resources = synthesized.json["Resources"]
+    machines = {
+        r["Properties"]["StateMachineName"]: (logical_id, r["Properties"])
+        for logical_id, r in resources.items()
+        if r["Type"] == "AWS::StepFunctions::StateMachine"
+    }
+    model = synthesized.config.models[0]
+    documents = {
+        d.kind: d
+        for d in definitions(synthesized.config, stack=STACK, account=ACCOUNT, region=REGION, partition="aws")
+        if d.model == model.name
+    }
+    expected_types = {
+        "QueueUrl": "AWS::SQS::Queue",
+        "EventSourceMappingId": "AWS::Lambda::EventSourceMapping",
+        "ControlTableName": "AWS::DynamoDB::Table",
+        "ResultsTableName": "AWS::DynamoDB::Table",
+        "EventBusName": "AWS::Events::EventBus",
+        "BacklogAlarmName": "AWS::CloudWatch::Alarm",
+        "BucketName": "AWS::S3::Bucket",
+        "ControllerStateMachineArn": "AWS::StepFunctions::StateMachine",
+    }
+
+    for kind in ("controller", "backfill"):
+        _, machine = machines[f"{synthesized.config.resource_prefix}-{model.name}-{kind}"]
+        values = machine["DefinitionSubstitutions"]
+        mine = documents[kind]
+
+        # Then exactly the values CloudFormation resolves are the ones preflight stands in for ...
+        tokens = {name for name, value in values.items() if not isinstance(value, str)}
+        assert tokens == set(mine.deploy_time), kind
+        for name in tokens:
+            ref = values[name]["Ref"]
+            if name in ("Region", "Partition"):
+                assert ref == f"AWS::{name}"
+            else:
+                assert resources[ref]["Type"] == expected_types[name], name
+
+        # ... and, with those stand-ins, the template's definition is preflight's document, byte for byte
+        resolved = {name: _resolve(value, mine.deploy_time, name) for name, value in values.items()}
+        assert substitute(machine["DefinitionString"], resolved) == mine.document, kind
+
+
+# -- 3. the layer ----------------------------------------------------------------------------------------------
+
+
+def test_missing_layer_parameter_names_the_parameter_and_region(account: StubbedAccount) -> None:
+    # Given a region where Powertools has not published the parameter
+    account.identity()
+    account.validations()
+    account.stubs["ssm"].add_client_error("get_parameter", "ParameterNotFound", "", 400)
+    account.version()
+
+    # When preflight runs
+    result = clp("--region", REGION, "--json")
+
+    # Then the parameter is the one finding, with its name and the region; the layer itself is skipped
+    assert result.exit_code == 1
+    [finding] = findings(result)
+    assert finding["check"] == "layer parameter"
+    assert f"{constants.POWERTOOLS_LAYER_SSM_PARAMETER} does not exist in {REGION}" in finding["detail"]
+    assert row(result, "layer version")["status"] == "SKIPPED"
+    account.assert_all_asked()
+
+
+def test_layer_version_not_found_is_a_finding(account: StubbedAccount) -> None:
+    # Given a parameter naming a layer version Lambda does not have
+    account.identity()
+    account.validations()
+    account.layer_parameter()
+    account.stubs["lambda"].add_client_error(
+        "get_layer_version_by_arn", "ResourceNotFoundException", "The resource you requested does not exist.", 404
+    )
+    account.version()
+
+    # When preflight runs
+    result = clp("--region", REGION, "--json")
+
+    # Then the layer version is the one finding
+    assert result.exit_code == 1
+    [finding] = findings(result)
+    assert (finding["check"], finding["subject"]) == ("layer version", LAYER_ARN)
+    assert finding["detail"] == f"layer version not found in {REGION}"
+
+
+def test_incompatible_layer_is_a_finding(account: StubbedAccount) -> None:
+    # Given a layer built for another runtime and architecture
+    account.identity()
+    account.validations()
+    account.layer_parameter()
+    account.layer(runtimes=["python3.12"], architectures=["x86_64"])
+    account.version()
+
+    # When preflight runs
+    result = clp("--region", REGION, "--json")
+
+    # Then both mismatches are named
+    assert result.exit_code == 1
+    [finding] = findings(result)
+    assert finding["detail"] == (
+        f"CompatibleRuntimes ['python3.12'] lacks {constants.LAMBDA_PYTHON_RUNTIME}; "
+        f"CompatibleArchitectures ['x86_64'] lacks {LAMBDA_ARCHITECTURE}"
+    )
+
+
+def test_a_parameter_that_is_not_a_layer_arn_is_a_finding_without_a_lambda_call(account: StubbedAccount) -> None:
+    # Given a parameter whose value does not match GetLayerVersionByArn's Arn pattern (botocore does not check it)
+    account.identity()
+    account.validations()
+    account.layer_parameter("not-an-arn")
+    account.version()
+
+    # When preflight runs
+    result = clp("--region", REGION, "--json")
+
+    # Then it is a finding and Lambda is not asked
+    [finding] = findings(result)
+    assert finding["detail"] == "the parameter's value is not a layer version ARN"
+    account.assert_all_asked()
+
+
+# -- 4. the model version ----------------------------------------------------------------------------------------
+
+
+def test_version_not_found_names_it(account: StubbedAccount) -> None:
+    # Given a project without the configured version
+    account.identity()
+    account.validations()
+    account.layer_parameter()
+    account.layer()
+    account.version(found=False)
+
+    # When preflight runs
+    result = clp("--region", REGION, "--json")
+
+    # Then the version is the one finding, by name
+    assert result.exit_code == 1
+    [finding] = findings(result)
+    assert finding["detail"] == f"version not found: {MODEL.version_name} in {MODEL.project_arn}"
+
+
+def test_project_not_found_is_a_finding(account: StubbedAccount) -> None:
+    # Given no such project
+    account.identity()
+    account.validations()
+    account.layer_parameter()
+    account.layer()
+    account.stubs["rekognition"].add_client_error(
+        "describe_project_versions", "ResourceNotFoundException", "project not found", 400
+    )
+
+    # When preflight runs
+    result = clp("--region", REGION, "--json")
+
+    # Then the project is named
+    [finding] = findings(result)
+    assert finding["detail"] == f"project not found: {MODEL.project_arn}"
+
+
+def test_a_version_under_another_arn_is_a_finding(account: StubbedAccount) -> None:
+    # Given the version name exists with another timestamp than cdk.json's ARN
+    other = MODEL.project_version_arn.rsplit("/", 1)[0] + "/1767225699999"
+    account.identity()
+    account.validations()
+    account.layer_parameter()
+    account.layer()
+    account.version(arn=other)
+
+    # When preflight runs
+    result = clp("--region", REGION, "--json")
+
+    # Then both ARNs are named (the stack's IAM policies name cdk.json's)
+    [finding] = findings(result)
+    assert other in finding["detail"] and MODEL.project_version_arn in finding["detail"]
+
+
+@pytest.mark.parametrize("status", ["TRAINING_IN_PROGRESS", "TRAINING_FAILED", "DELETING", "DEPRECATED", "EXPIRED"])
+def test_a_version_that_cannot_be_started_is_a_finding(account: StubbedAccount, status: str) -> None:
+    # Given a version in a status StartProjectVersion cannot start from
+    account.identity()
+    account.validations()
+    account.layer_parameter()
+    account.layer()
+    account.version(status)
+
+    # When preflight runs
+    result = clp("--region", REGION, "--json")
+
+    # Then the status is the finding
+    assert result.exit_code == 1
+    [finding] = findings(result)
+    assert finding["detail"] == f"{status}: the controller cannot start it (m)"
+
+
+@pytest.mark.parametrize("status", ["STOPPED", "FAILED", "TRAINING_COMPLETED", "COPYING_COMPLETED"])
+def test_startable_versions_pass(account: StubbedAccount, status: str) -> None:
+    # Given a version the controller can start (FAILED: a failed start can be retried)
+    account.identity()
+    account.validations()
+    account.layer_parameter()
+    account.layer()
+    account.version(status)
+
+    # When preflight runs
+    result = clp("--region", REGION, "--json")
+
+    # Then it passes
+    assert result.exit_code == 0, result.output
+    assert row(result, "model version")["detail"] == f"{status}: startable"
+
+
+def test_a_running_version_is_a_note_not_a_finding(account: StubbedAccount) -> None:
+    # Given a version someone already started
+    account.identity()
+    account.validations()
+    account.layer_parameter()
+    account.layer()
+    account.version("RUNNING")
+
+    # When preflight runs
+    result = clp("--region", REGION, "--json")
+
+    # Then it is a note that the controller will never stop it, and the exit status stays 0
+    assert result.exit_code == 0, result.output
+    version = row(result, "model version")
+    assert version["status"] == "NOTE" and "never stops a model it did not start" in version["detail"]
+
+
+# -- access denied ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("service", "action"),
+    [
+        ("stepfunctions", "states:ValidateStateMachineDefinition"),
+        ("ssm", "ssm:GetParameter"),
+        ("lambda", "lambda:GetLayerVersion"),
+        ("rekognition", "rekognition:DescribeProjectVersions"),
+    ],
+)
+def test_access_denied_names_the_missing_permission(account: StubbedAccount, service: str, action: str) -> None:
+    # Given an account that denies one read-only call
+    account.identity()
+    denied = {
+        "service_error_code": "AccessDeniedException",
+        "service_message": "not authorized",
+        "http_status_code": 400,
+    }
+    if service == "stepfunctions":
+        for _ in range(2):
+            account.stubs["stepfunctions"].add_client_error("validate_state_machine_definition", **denied)
+    else:
+        account.validations()
+    if service == "ssm":
+        account.stubs["ssm"].add_client_error("get_parameter", **denied)
+    else:
+        account.layer_parameter()
+        if service == "lambda":
+            account.stubs["lambda"].add_client_error("get_layer_version_by_arn", **denied)
+        else:
+            account.layer()
+    if service == "rekognition":
+        account.stubs["rekognition"].add_client_error("describe_project_versions", **denied)
+    else:
+        account.version()
+
+    # When preflight runs
+    result = clp("--region", REGION, "--json")
+
+    # Then the finding names the permission, and nothing crashed
+    assert result.exit_code == 1
+    assert result.stderr == ""
+    details = {f["detail"] for f in findings(result)}
+    assert details == {f"access denied: the caller needs {action} (AccessDeniedException: not authorized)"}
+    account.assert_all_asked()
+
+
+# -- usage -----------------------------------------------------------------------------------------------------------
+
+
+def test_a_bad_config_file_is_invalid_usage(tmp_path: Path) -> None:
+    # Given a cdk.json whose pipeline block is invalid
+    bad = tmp_path / "cdk.json"
+    bad.write_text(json.dumps({"context": {"pipeline": {"models": []}}}), encoding="utf-8")
+
+    # When preflight reads it
+    result = clp("--config", str(bad), "--region", REGION)
+
+    # Then it exits 2 with the field named and nothing on stdout
+    assert result.exit_code == 2
+    assert "pipeline.models" in result.stderr and result.stdout == ""
+
+
+def test_help_names_the_real_runtime_and_architecture() -> None:
+    # When --help is asked for
+    result = runner.invoke(app, ["preflight", "--help"], env={"COLUMNS": "200"})
+
+    # Then it names the runtime and architecture the code checks, and the WARNING rule
+    assert result.exit_code == 0
+    assert constants.LAMBDA_PYTHON_RUNTIME in result.stdout and LAMBDA_ARCHITECTURE in result.stdout
+    assert "WARNING diagnostics are shown but are not findings" in result.stdout
