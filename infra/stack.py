@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack, aws_lambda as lambda_, aws_ssm as ssm
+from aws_cdk import Aws, CfnOutput, CfnRule, CfnRuleAssertion, Fn, Stack, aws_lambda as lambda_, aws_ssm as ssm
 from constructs import Construct
 
 from infra import constants
@@ -99,8 +99,27 @@ class PipelineStack(Stack):
         for alarm in self.monitoring.alarms:
             self.alarms.watch(alarm)
 
+        self._region_rule()
         self._acknowledge_cdk_internals()
         self._outputs()
+
+    def _region_rule(self) -> None:
+        # Rekognition Custom Labels serves a model only in its own region, and the detect function and the
+        # controller call it in the stack's: a stack in another region deploys and then fails every image.
+        CfnRule(
+            self,
+            "ModelsInStackRegion",
+            assertions=[
+                CfnRuleAssertion(
+                    assert_=Fn.condition_equals(Aws.REGION, model.region),
+                    assert_description=(
+                        f"Model {model.name} ({model.project_version_arn}) is in {model.region}: deploy this "
+                        f"stack to {model.region}, or use a model version trained there."
+                    ),
+                )
+                for model in self.config.models
+            ],
+        )
 
     def _acknowledge_cdk_internals(self) -> None:
         # CDK's own singleton function that writes the bucket's notification configuration.

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from aws_cdk import (
+    ArnFormat,
     Aws,
+    Stack,
     aws_cloudwatch as cloudwatch,
     aws_cloudwatch_actions as cw_actions,
     aws_iam as iam,
@@ -32,8 +34,35 @@ class AlarmTopic(Construct):
             )
         )
         self.topic = sns.Topic(self, "Topic", master_key=self.key, enforce_ssl=True)
+        # enforce_ssl gives the topic an AWS::SNS::TopicPolicy, and a TopicPolicy replaces the topic's
+        # default policy: without this Allow, CloudWatch may not publish and every alarm reaches nobody.
+        # Source: alarms of this account and region. No alarm is named, and CloudFormation documents a
+        # generated AlarmName only as "a unique physical ID", so a stack-name prefix would rest on
+        # undocumented behaviour, and a wrong narrowing silently drops every notification again.
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfThisStack",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {"aws:SourceArn": alarm_arn_pattern(self)},
+                },
+            )
+        )
         self.action = cw_actions.SnsAction(self.topic)
 
     def watch(self, alarm: cloudwatch.AlarmBase) -> None:
         """Send ``alarm``'s state changes to the topic."""
         alarm.add_alarm_action(self.action)
+
+
+def alarm_arn_pattern(scope: Construct) -> str:
+    """ARN pattern of every CloudWatch alarm in the account and region of ``scope``'s stack."""
+    return Stack.of(scope).format_arn(
+        service="cloudwatch",
+        resource="alarm",
+        resource_name="*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )

@@ -61,11 +61,8 @@ class ModelBackfill(Construct):
         own_arn = stack.format_arn(
             service="states", resource="stateMachine", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
         )
-        child_executions = stack.format_arn(
-            service="states", resource="execution", resource_name=f"{name}/*", arn_format=ArnFormat.COLON_RESOURCE_NAME
-        )
-        map_runs = stack.format_arn(
-            service="states", resource="mapRun", resource_name=f"{name}/*", arn_format=ArnFormat.COLON_RESOURCE_NAME
+        own_executions = stack.format_arn(
+            service="states", resource="execution", resource_name=f"{name}:*", arn_format=ArnFormat.COLON_RESOURCE_NAME
         )
         statements = [
             iam.PolicyStatement(
@@ -92,17 +89,11 @@ class ModelBackfill(Construct):
                 actions=["states:StartExecution"],
                 resources=[controller.state_machine_arn],
             ),
-            # A Distributed Map runs its children as executions of this state machine.
-            iam.PolicyStatement(sid="RunChildExecutions", actions=["states:StartExecution"], resources=[own_arn]),
+            # Exactly what the Step Functions guide "IAM policies for using Distributed Map states" lists for
+            # running one: StartExecution on the state machine itself, DescribeExecution on its executions.
+            iam.PolicyStatement(sid="RunTheDistributedMap", actions=["states:StartExecution"], resources=[own_arn]),
             iam.PolicyStatement(
-                sid="ManageChildExecutions",
-                actions=["states:DescribeExecution", "states:StopExecution"],
-                resources=[child_executions],
-            ),
-            iam.PolicyStatement(
-                sid="ManageTheMapRun",
-                actions=["states:DescribeMapRun", "states:UpdateMapRun"],
-                resources=[map_runs],
+                sid="DescribeItsExecutions", actions=["states:DescribeExecution"], resources=[own_executions]
             ),
         ]
         for statement in statements:
@@ -134,13 +125,12 @@ class ModelBackfill(Construct):
         acknowledge(
             self.role,
             "AwsSolutions-IAM5",
-            "Wildcards are confined to this backfill: its own child executions and map runs (names are generated "
-            "per run), result files under its own results prefix, and Step Functions log delivery / X-Ray, which "
-            "support no resource-level permissions.",
+            "Wildcards are confined to this backfill: its own executions (names are generated per run), result "
+            "files under its own results prefix, and Step Functions log delivery / X-Ray, which support no "
+            "resource-level permissions.",
             applies_to=[
                 "Resource::*",
-                f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name}/*",
-                f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:mapRun:{name}/*",
+                f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name}:*",
                 f"Resource::<{bucket_id}.Arn>/{results_prefix}{model.name}/*",
             ],
         )

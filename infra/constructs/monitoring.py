@@ -27,6 +27,7 @@ from infra import constants
 from infra.config import LifecycleMode, PipelineConfig
 from infra.constructs.controller import ModelController
 from infra.constructs.detection import ModelDetection, log_retention
+from infra.constructs.naming import stack_instance_suffix
 
 
 class PipelineMonitoring(Construct):
@@ -52,7 +53,8 @@ class PipelineMonitoring(Construct):
         self.sessions_log_group = logs.LogGroup(
             self,
             "Sessions",
-            log_group_name=f"/aws/events/{config.resource_prefix}-model-sessions",
+            # Retained (CDK's default for log groups): unique per stack instance, see stack_instance_suffix.
+            log_group_name=f"/aws/events/{config.resource_prefix}-model-sessions-{stack_instance_suffix()}",
             retention=log_retention(config.log_retention_days),
         )
         rule = events.Rule(

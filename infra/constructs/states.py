@@ -8,6 +8,7 @@ from constructs import Construct
 from infra import constants
 from infra.config import PipelineConfig
 from infra.constructs.detection import log_retention
+from infra.constructs.naming import stack_instance_suffix
 
 
 def state_machine_logs_and_role(
@@ -16,12 +17,13 @@ def state_machine_logs_and_role(
     """``Logs`` and ``Role`` in ``scope`` for the state machine ``name``.
 
     The role trusts Step Functions of this account only (confused-deputy guard); the log group sits under
-    the vendedlogs prefix, which keeps CloudWatch Logs' resource policy small however many machines log.
+    the vendedlogs prefix, which keeps CloudWatch Logs' resource policy small however many machines log, and
+    ends in the stack instance's suffix because it is retained (see :func:`stack_instance_suffix`).
     """
     log_group = logs.LogGroup(
         scope,
         "Logs",
-        log_group_name=f"{constants.STATES_LOG_GROUP_PREFIX}{name}",
+        log_group_name=f"{constants.STATES_LOG_GROUP_PREFIX}{name}-{stack_instance_suffix()}",
         retention=log_retention(config.log_retention_days),
     )
     role = iam.Role(

@@ -74,7 +74,7 @@ def test_state_machine_is_standard_logged_traced_and_bounded(synthesized: Synthe
     # No execution can outlive its lock: TimeoutSeconds == lock TTL
     assert json.loads(props["DefinitionString"])["TimeoutSeconds"] == 300 * 60
     log_group = _only(synthesized.template, "AWS::Logs::LogGroup")["Properties"]
-    assert log_group["LogGroupName"] == "/aws/vendedlogs/states/clp-produce-quality-controller"
+    assert log_group["LogGroupName"]["Fn::Join"][1][0] == "/aws/vendedlogs/states/clp-produce-quality-controller-"
     assert log_group["RetentionInDays"] == synthesized.config.log_retention_days
 
 
