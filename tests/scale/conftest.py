@@ -103,6 +103,7 @@ class BackfillEnv:
     controller_arn: str
     backfill_arn: str
     definition: str  # the substituted deployed definition (before the moto transform)
+    failed_children: list[dict[str, str | None]]  # error and cause of every failed child execution
 
     def put_objects(self, keys: list[str]) -> None:
         for key in keys:
@@ -142,7 +143,7 @@ class BackfillEnv:
 def backfill_env(three_models: PipelineConfig) -> Iterator[BackfillEnv]:
     install_moto_jsonata()
     paginate_moto_item_reader()
-    with mock_aws(config=MOTO_CONFIG), emulate_moto_backfill() as item_batchers:
+    with mock_aws(config=MOTO_CONFIG), emulate_moto_backfill() as emulated:
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)
         sqs = boto3.client("sqs", region_name=REGION)
@@ -173,5 +174,16 @@ def backfill_env(three_models: PipelineConfig) -> Iterator[BackfillEnv]:
         backfill_arn = sfn.create_state_machine(
             name="clp-produce-backfill", definition=moto_backfill_definition(definition), roleArn=role
         )["stateMachineArn"]
-        item_batchers[backfill_arn] = item_batcher_max_items(definition)
-        yield BackfillEnv(three_models, s3, sqs, ddb, sfn, queue_url, controller_arn, backfill_arn, definition)
+        emulated.item_batchers[backfill_arn] = item_batcher_max_items(definition)
+        yield BackfillEnv(
+            three_models,
+            s3,
+            sqs,
+            ddb,
+            sfn,
+            queue_url,
+            controller_arn,
+            backfill_arn,
+            definition,
+            emulated.failed_children,
+        )

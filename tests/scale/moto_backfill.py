@@ -25,6 +25,12 @@ checks the real file):
   ``stateMachineArn`` / ``input``; the copy renames the two keys, and reads moto's ``executionArn``
   where AWS returns ``ExecutionArn``.
 * aws-sdk error names — moto spells the service in lower case (``localrun.moto_adapt.moto_definition``).
+* Failed children — moto 5.2 counts a failed child execution and lets the Map succeed whatever its
+  tolerance; AWS fails the Map with ``States.ExceedToleratedFailureThreshold`` once more children fail
+  than ``ToleratedFailureCount`` / ``ToleratedFailurePercentage`` allow (both 0 when absent, as here).
+  :func:`emulate_moto_backfill` applies that rule and records each failed child's error and cause
+  (``MotoBackfill.failed_children``), which AWS keeps in the child's execution and the ResultWriter files
+  and moto drops.
 
 Costs :func:`emulate_moto_backfill` removes (behaviour unchanged; before it, 2,000 objects took 7.5 min and
 10,000 did not finish in 25 min, the SQS work growing with the square of the object count):
@@ -52,6 +58,7 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 from unittest.mock import patch
 
@@ -189,26 +196,50 @@ def item_batcher_max_items(definition: str) -> int:
     return int(json.loads(definition)["States"]["Backfill"]["ItemBatcher"]["MaxItemsPerBatch"])
 
 
+@dataclass
+class MotoBackfill:
+    """What :func:`emulate_moto_backfill` yields.
+
+    ``item_batchers[state_machine_arn] = MaxItemsPerBatch`` batches the distributed Map of that state machine;
+    ``failed_children`` collects ``{"error", "cause"}`` of every child execution that failed.
+    """
+
+    item_batchers: dict[str, int] = field(default_factory=dict)
+    failed_children: list[dict[str, str | None]] = field(default_factory=list)
+
+
 @contextmanager
-def emulate_moto_backfill() -> Iterator[dict[str, int]]:
+def emulate_moto_backfill() -> Iterator[MotoBackfill]:
     """Patch moto (for the duration of the block) so the backfill runs as AWS runs it, at AWS-like cost.
 
-    Yields the ItemBatcher registry: ``registry[state_machine_arn] = MaxItemsPerBatch`` batches the
-    distributed Map of that state machine (see the module docstring); everything else is unchanged.
+    See the module docstring for what is emulated; everything else is unchanged.
     """
     from moto.sqs import models as sqs
+    from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
         distributed_iteration_component as distributed,
     )
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
         distributed_item_processor_worker as worker,
     )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramError
     from moto.stepfunctions.parser.asl.eval.states import ItemData, MapData
     from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 
-    registry: dict[str, int] = {}
+    emulated = MotoBackfill()
+    registry = emulated.item_batchers
     map_run = distributed.DistributedIterationComponent._map_run
     select_item = worker.DistributedItemProcessorWorker._eval_input
+    eval_job = worker.DistributedItemProcessorWorker._eval_job
 
     def batched_map_run(self: Any, env: Any, eval_input: Any) -> None:
         size = registry.get(env.states.context_object.context_object_data["StateMachine"]["Id"])
@@ -216,6 +247,29 @@ def emulate_moto_backfill() -> Iterator[dict[str, int]]:
             items: list[Any] = env.stack.pop()
             env.stack.append([_Batch(items[i : i + size], first_index=i) for i in range(0, len(items), size)])
         map_run(self, env=env, eval_input=eval_input)
+        record = eval_input.map_run_record
+        failed, total = record.execution_counter.failed.get(), record.execution_counter.total.get()
+        tolerated = max(record.tolerated_failure_count, total * record.tolerated_failure_percentage / 100)
+        if failed > tolerated:
+            error = StatesErrorNameType.StatesExceedToleratedFailureThreshold.to_name()
+            cause = f"The specified tolerated failure threshold was exceeded ({failed} of {total} children failed)"
+            raise FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=StatesErrorName(typ=StatesErrorNameType.StatesExceedToleratedFailureThreshold),
+                    event_type=HistoryEventType.ExecutionFailed,
+                    event_details=EventDetails(
+                        executionFailedEventDetails=ExecutionFailedEventDetails(error=error, cause=cause)
+                    ),
+                )
+            )
+
+    def recorded_job(self: Any, env: Any, job: Any) -> None:
+        eval_job(self, env=env, job=job)
+        state = env.program_state()
+        if isinstance(state, ProgramError):
+            details = state.error or {}
+            emulated.failed_children.append({"error": details.get("error"), "cause": details.get("cause")})
 
     def batch_input(self: Any, env_frame: Any) -> None:
         context = env_frame.states.context_object.context_object_data
@@ -269,6 +323,7 @@ def emulate_moto_backfill() -> Iterator[dict[str, int]]:
         patches.enter_context(patch.object(moto_jsonata, "_eval_jsonata", JSONataWithBindings().evaluate))
         patches.enter_context(patch.object(distributed.DistributedIterationComponent, "_map_run", batched_map_run))
         patches.enter_context(patch.object(worker.DistributedItemProcessorWorker, "_eval_input", batch_input))
+        patches.enter_context(patch.object(worker.DistributedItemProcessorWorker, "_eval_job", recorded_job))
         for name in (
             "approximate_number_of_messages",
             "approximate_number_of_messages_delayed",
@@ -279,4 +334,4 @@ def emulate_moto_backfill() -> Iterator[dict[str, int]]:
         patches.enter_context(
             patch.object(sqs.SQSBackend, "is_message_valid_based_on_retention_period", retention_check)
         )
-        yield registry
+        yield emulated
