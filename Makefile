@@ -83,8 +83,12 @@ synth: $(VENV)/.dev
 	$(BIN)/python app.py
 	$(BIN)/cfn-lint cdk.out/*.template.json --ignore-checks W3005
 
+# Preflight first (read-only; any finding stops the deploy), then the CDK CLI. The region: REGION=... (passed to
+# both, as --region and AWS_REGION), else AWS_REGION, else AWS_DEFAULT_REGION, else the profile's region (the AWS
+# CLI's order, which the CDK CLI follows). Where none is set the CDK CLI would pick us-east-1; preflight stops.
 deploy: $(VENV)/.dev
-	npx --yes aws-cdk@2.1148 deploy --no-notices --app "$(BIN)/python app.py"
+	$(BIN)/clp preflight $(if $(REGION),--region $(REGION))
+	$(if $(REGION),AWS_REGION=$(REGION)) npx --yes aws-cdk@2.1148 deploy --no-notices --app "$(BIN)/python app.py"
 
 clean:
 	rm -rf cdk.out build .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
