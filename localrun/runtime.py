@@ -1,10 +1,10 @@
 """The offline runtime: the whole pipeline in one process, no AWS account.
 
-moto provides S3 (with the uploads → queue notifications), SQS (with the DLQ redrive policy), DynamoDB,
-EventBridge, the Lambda event source mapping records and Step Functions executing the **real controller
-ASL file**; the Custom Labels emulator provides Rekognition; the **real detect handler** is driven by
-:class:`localrun.poller.EventSourcePoller`. Everything is created from the same typed config the CDK app
-reads. A development and rehearsal tool: nothing here is the real service.
+moto provides S3 (uploads → EventBridge → one rule per model → its queue, as deployed), SQS (with the DLQ
+redrive policy), DynamoDB, EventBridge, the Lambda event source mapping records and Step Functions executing
+the **real controller ASL file**; the Custom Labels emulator provides Rekognition; the **real detect
+handler** is driven by :class:`localrun.poller.EventSourcePoller`. Everything is created from the same
+typed config the CDK app reads. A development and rehearsal tool: nothing here is the real service.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ from infra.statemachines import (
     substitute,
 )
 from infra.statemachines.moto_jsonata import install_moto_jsonata
+from lambdas.common import ingest
+from lambdas.common.ingest import object_created_pattern
 from lambdas.common.observability import SERVICE
 from lambdas.detect.adapters import (
     DynamoResultsRepository,
@@ -284,21 +286,7 @@ class OfflineRuntime:
         )
 
     def _start_pollers(self) -> None:
-        s3 = self.client("s3")
-        s3.put_bucket_notification_configuration(
-            Bucket=LOCAL_BUCKET,
-            NotificationConfiguration={
-                "QueueConfigurations": [
-                    {
-                        "Id": resources.model.name,
-                        "QueueArn": resources.queue_arn,
-                        "Events": ["s3:ObjectCreated:*"],
-                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": resources.model.prefix}]}},
-                    }
-                    for resources in self.models.values()
-                ]
-            },
-        )
+        self._configure_ingest()
         for resources in self.models.values():
             resources.state_machine_arn = self._create_controller(resources)
             resources.poller = EventSourcePoller(
@@ -312,6 +300,39 @@ class OfflineRuntime:
                 visibility_timeout_real_seconds=self.clock.to_real_seconds(constants.QUEUE_VISIBILITY_TIMEOUT_SECONDS),
             )
             resources.poller.start()
+
+    def _configure_ingest(self) -> None:
+        """Uploads → EventBridge → one rule per model → its queue, as deployed (lambdas/common/ingest.py).
+
+        moto sends each S3 event to every rule of every bus in the region and filters by the rule's pattern,
+        so the deployed pattern is what routes an upload to its model's queue here too.
+        """
+        s3, events, sqs = self.client("s3"), self.client("events"), self.client("sqs")
+        s3.put_bucket_notification_configuration(
+            Bucket=LOCAL_BUCKET, NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
+        for resources in self.models.values():
+            rule = f"{self.config.resource_prefix}-{resources.model.name}-ingest"
+            dlq_arn = sqs.get_queue_attributes(QueueUrl=resources.dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+            events.put_rule(
+                Name=rule, EventPattern=json.dumps(object_created_pattern(LOCAL_BUCKET, resources.model.prefix))
+            )
+            events.put_targets(
+                Rule=rule,
+                Targets=[
+                    {
+                        "Id": "detect-queue",
+                        "Arn": resources.queue_arn,
+                        "DeadLetterConfig": {"Arn": dlq_arn},
+                        "RetryPolicy": {
+                            "MaximumRetryAttempts": ingest.RETRY_ATTEMPTS,
+                            "MaximumEventAgeInSeconds": ingest.MAX_EVENT_AGE_SECONDS,
+                        },
+                    }
+                ],
+            )
 
     def _detect_handler(self, model: ModelConfig) -> Callable[[dict[str, Any]], dict[str, Any]]:
         """The real detect handler with this model's settings and clients on the emulator's clock."""

@@ -339,8 +339,9 @@ def _observe(
         mapping = lam.get_event_source_mapping(UUID=resources.mapping_uuid)
         enabled[name] = mapping["State"] in ("Enabled", "Enabling")
         locks[name] = rehearsal.lock_held()
-    # An S3 notification in a DLQ is an image that was given up on (the model-not-running case among them).
-    image_dead = sum(1 for bodies in dlq.values() for body in bodies if '"Records"' in body)
+    # An S3 event in a DLQ (an EventBridge "Object Created" event as uploads arrive, or a notification as the
+    # backfill sends) is an image that was given up on (the model-not-running case among them).
+    image_dead = sum(1 for bodies in dlq.values() for body in bodies if '"Records"' in body or '"aws.s3"' in body)
     return Outcome(runs, uploaded, events, items, dlq, queued, status, enabled, locks, image_dead)
 
 
@@ -363,5 +364,5 @@ def check_invariants(outcome: Outcome, *, expect_complete: bool = True) -> None:
     assert all(count == 1 for count in outcome.result_items.values())
     duplicates = {k: n for k, n in outcome.events.items() if n > 1}
     assert not duplicates, duplicates
-    # no image dead-lettered (so none because the model was not running): S3 notifications never reach a DLQ
+    # no image dead-lettered (so none because the model was not running): S3 events never reach a DLQ
     assert outcome.image_dead_letters == 0

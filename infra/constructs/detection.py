@@ -1,4 +1,5 @@
-"""Per model: S3 notifications for its prefix → its detect queue (+DLQ) → its detect function."""
+"""Per model: S3 "Object Created" events for its prefix (EventBridge, default bus) → its detect queue (+DLQ)
+→ its detect function."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from aws_cdk import (
     aws_cloudwatch as cloudwatch,
     aws_dynamodb as dynamodb,
     aws_events as events,
+    aws_events_targets as targets,
     aws_iam as iam,
     aws_lambda as lambda_,
     aws_lambda_event_sources as sources,
     aws_logs as logs,
     aws_s3 as s3,
-    aws_s3_notifications as s3n,
     aws_sqs as sqs,
 )
 from constructs import Construct, IConstruct
@@ -25,6 +26,7 @@ from constructs import Construct, IConstruct
 from infra import constants
 from infra.config import ModelConfig, PipelineConfig
 from infra.nag import acknowledge
+from lambdas.common import ingest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,7 +100,7 @@ class ModelDetection(Construct):
         self.queue = sqs.Queue(
             self,
             "Queue",
-            # SSE-SQS rather than KMS: S3 event notifications can deliver to it without key grants.
+            # SSE-SQS rather than KMS: EventBridge can deliver to it without key grants.
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.days(constants.QUEUE_RETENTION_DAYS),
@@ -107,22 +109,27 @@ class ModelDetection(Construct):
                 queue=self.dead_letter_queue, max_receive_count=constants.DLQ_MAX_RECEIVE_COUNT
             ),
         )
-        # No suffix filter: S3 filters are case-sensitive (".JPG" would be missed); images are
-        # recognised by content, and a non-image becomes a FAILED result, not a lost upload.
-        bucket.add_event_notification(
-            s3.EventType.OBJECT_CREATED,
-            s3n.SqsDestination(self.queue),
-            s3.NotificationKeyFilter(prefix=model.prefix),
+        # Uploads arrive through EventBridge, not S3 event notifications: configuring a notification makes S3
+        # put an s3:TestEvent on the queue, which would age into the backlog alarm and start a billed model
+        # session for nothing (lambdas/common/ingest.py). S3 events go to the account's default bus only.
+        pattern = ingest.object_created_pattern(bucket.bucket_name, model.prefix)
+        self.ingest_rule = events.Rule(
+            self,
+            "IngestRule",
+            description=f"{model.name}: objects created under {model.prefix} go to the detect queue",
+            event_pattern=events.EventPattern(
+                source=pattern["source"], detail_type=pattern["detail-type"], detail=pattern["detail"]
+            ),
         )
-        # The L2 grant to s3.amazonaws.com carries aws:SourceArn only; bucket names are global, so also
-        # refuse S3 deliveries on behalf of any other account (confused-deputy guard).
-        self.queue.add_to_resource_policy(
-            iam.PolicyStatement(
-                effect=iam.Effect.DENY,
-                principals=[iam.ServicePrincipal("s3.amazonaws.com")],
-                actions=["sqs:SendMessage"],
-                resources=[self.queue.queue_arn],
-                conditions={"StringNotEquals": {"aws:SourceAccount": Stack.of(self).account}},
+        # The target grants events.amazonaws.com SendMessage only with aws:SourceArn = this rule's ARN (a rule
+        # ARN names its account, so no extra account guard is needed), and the same on the dead-letter queue.
+        # SSE-SQS needs no key grant; a KMS key would (EventBridge user guide, Amazon SQS target).
+        self.ingest_rule.add_target(
+            targets.SqsQueue(
+                self.queue,
+                dead_letter_queue=self.dead_letter_queue,
+                retry_attempts=ingest.RETRY_ATTEMPTS,
+                max_event_age=Duration.seconds(ingest.MAX_EVENT_AGE_SECONDS),
             )
         )
 

@@ -39,6 +39,9 @@ class UploadsStorage(Construct):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
             versioned=True,  # results are keyed on the version id, so overwrites are new results
+            # Uploads reach the detect queues as EventBridge events (one rule per model, ModelDetection), never
+            # as S3 notifications to SQS, which start with an s3:TestEvent on every queue.
+            event_bridge_enabled=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="uploads/",

@@ -18,6 +18,12 @@ from typing import Any, Final
 S3_EVENT_SOURCE: Final = "aws.s3"
 DETAIL_TYPE_OBJECT_CREATED: Final = "Object Created"
 
+# EventBridge retries a failed delivery to the queue as long as it allows (botocore's events model: RetryPolicy
+# MaximumRetryAttempts 0-185, MaximumEventAgeInSeconds 60-86400); only then does the event go to the model's
+# dead-letter queue, whose alarm pages someone. An upload is never dropped silently.
+RETRY_ATTEMPTS: Final = 185
+MAX_EVENT_AGE_SECONDS: Final = 86400
+
 
 def object_created_pattern(bucket_name: str, prefix: str) -> dict[str, Any]:
     """The event pattern matching every object created in ``bucket_name`` under ``prefix``.

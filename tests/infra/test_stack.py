@@ -75,16 +75,6 @@ def test_uploads_bucket_is_private_encrypted_versioned_logged_and_retained(synth
     assert all(_tls_only(p) for p in policies.values())
 
 
-def test_each_model_prefix_notifies_its_queue_without_a_suffix_filter(synthesized: Synthesized) -> None:
-    [notifications] = synthesized.resources("Custom::S3BucketNotifications").values()
-    configs = notifications["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
-
-    assert len(configs) == len(synthesized.config.models)
-    for config, model in zip(configs, synthesized.config.models, strict=True):
-        assert config["Events"] == ["s3:ObjectCreated:*"]
-        assert config["Filter"]["Key"]["FilterRules"] == [{"Name": "prefix", "Value": model.prefix}]
-
-
 def test_queues_are_encrypted_tls_only_and_dead_letter_after_five_receives(synthesized: Synthesized) -> None:
     queues = synthesized.resources("AWS::SQS::Queue")
     main = [q for q in queues.values() if "RedrivePolicy" in q["Properties"]]

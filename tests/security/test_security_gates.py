@@ -189,18 +189,25 @@ def test_service_principals_are_bound_to_this_account_or_resource(synthesized: S
     # Then each names the source (SourceArn or SourceAccount)
     assert checked > 0
     assert not unbound, unbound
-    # And S3 → SQS deliveries on behalf of another account are denied (bucket names are global)
+    # And EventBridge may send to a queue only on behalf of one of this stack's own rules (a rule ARN names its
+    # account; uploads reach the queues through EventBridge), and no queue grants S3 anything any more
+    rules = set(synthesized.resources("AWS::Events::Rule"))
+    eventbridge_grants = 0
     for policy in synthesized.resources("AWS::SQS::QueuePolicy").values():
-        statements = _as_list(policy["Properties"]["PolicyDocument"]["Statement"])
-        if any(_service_principal(s) and s["Principal"]["Service"] == "s3.amazonaws.com" for s in statements):
-            assert any(
-                s["Effect"] == "Deny" and "aws:SourceAccount" in json.dumps(s.get("Condition", {})) for s in statements
-            )
+        for statement in _as_list(policy["Properties"]["PolicyDocument"]["Statement"]):
+            service = statement["Principal"].get("Service") if _service_principal(statement) else None
+            assert service != "s3.amazonaws.com", statement
+            if service == "events.amazonaws.com" and statement["Effect"] == "Allow":
+                eventbridge_grants += 1
+                source = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+                assert source["Fn::GetAtt"][0] in rules and source["Fn::GetAtt"][1] == "Arn", statement
+    # ... one on each detect queue and one on each dead-letter queue
+    assert eventbridge_grants == 2 * len(synthesized.config.models)
     record(
         SUITE,
         "service principals (confused deputy)",
         f"{checked} service-principal grants",
-        "aws:SourceArn or aws:SourceAccount on each; S3→SQS also denied for other accounts",
+        "aws:SourceArn or aws:SourceAccount on each; EventBridge→SQS only from the stack's own rules; no S3 grant",
         "all bound",
     )
 
