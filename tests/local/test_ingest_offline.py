@@ -70,7 +70,7 @@ def test_one_upload_gives_exactly_one_message_on_its_own_models_queue(runtime: O
     key = f"{target.model.prefix}crate 1/10:47:07 a+b.jpg"
 
     # When it is uploaded
-    runtime.client("s3").put_object(Bucket=LOCAL_BUCKET, Key=key, Body=b"not an image")
+    put = runtime.client("s3").put_object(Bucket=LOCAL_BUCKET, Key=key, Body=b"not an image")
 
     # Then that model's queue holds exactly one message and every other queue (and every DLQ) none
     assert _counts(runtime, target.queue_url) == {COUNTS[0]: 1, COUNTS[1]: 0, COUNTS[2]: 0}
@@ -83,3 +83,5 @@ def test_one_upload_gives_exactly_one_message_on_its_own_models_queue(runtime: O
     assert (event["source"], event["detail-type"]) == ("aws.s3", "Object Created")
     assert event["detail"]["bucket"]["name"] == LOCAL_BUCKET
     assert event["detail"]["object"]["key"] == key
+    # ... naming the object version, so offline results are keyed on the version id as on AWS
+    assert event["detail"]["object"]["version-id"] == put["VersionId"]
