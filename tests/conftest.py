@@ -12,6 +12,9 @@ import pytest
 
 EVENTS = Path(__file__).parent / "events"
 
+# Records the JSONata the controller and backfill executions evaluate (tests/jsonata/test_engines_agree.py).
+pytest_plugins = ["tests.jsonata.recording"]
+
 # No test may reach AWS: fake credentials and a fixed region before any client exists.
 os.environ.update(
     {

@@ -11,10 +11,14 @@ gives the semantics the interpreter was written against. The CDK app never impor
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import jsonata  # type: ignore[import-untyped]  # jsonata-python ships no type information
+from jsonata.utils import Utils  # type: ignore[import-untyped]
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 
 
@@ -29,7 +33,13 @@ def _compile(expression: str, thread_id: int) -> Any:
 
 
 def _evaluate(expression: str) -> Any:
-    return _compile(expression, threading.get_ident()).evaluate(None)
+    compiled = _compile(expression, threading.get_ident())
+    # jsonata-python 0.7.1 answers $millis() / $now() from ``Jsonata.CURRENT``, which its constructor
+    # sets and evaluate() does not: a cached expression read the clock of the last one *parsed* on this
+    # thread (up to 0.56 s stale in the controller tests; tests/jsonata/test_engines_agree.py). AWS's
+    # jsonata 2.0.6 reads the clock once per evaluation, which pointing CURRENT at it restores.
+    jsonata.Jsonata.CURRENT.jsonata = compiled
+    return compiled.evaluate(None)
 
 
 def install_moto_jsonata() -> None:
@@ -37,4 +47,84 @@ def install_moto_jsonata() -> None:
     moto_jsonata._eval_jsonata = _evaluate
 
 
-__all__ = ["install_moto_jsonata"]
+@dataclass(frozen=True)
+class Evaluation:
+    """One top-level jsonata-python evaluation, as :func:`recording` saw it (offline checks only).
+
+    ``result`` is raw: ``jsonata.utils.Utils.NULL_VALUE`` is JSON null and ``None`` undefined (the
+    caller still gets jsonata-python's usual converted value). ``millis`` is the time the evaluation
+    started (what ``$millis()`` means); ``millis_seen`` is what jsonata-python's ``$millis()`` /
+    ``$now()`` would have read (``Jsonata.CURRENT``), so a stale clock shows up as a difference.
+    """
+
+    expression: str | None
+    bindings: dict[str, Any] | None
+    input: Any
+    result: Any
+    error: Exception | None
+    millis: int
+    millis_seen: int
+
+
+Recorder = Callable[[Evaluation], None]
+_SOURCE = "_clp_source"
+
+
+@contextmanager
+def recording(recorder: Recorder) -> Iterator[None]:
+    """Report every jsonata-python evaluation to ``recorder`` while the block runs (tests only).
+
+    Patches ``jsonata.Jsonata`` itself, so it sees every evaluator moto is given (this module's and any
+    test's own), and restores it on exit: nothing is wrapped, and nothing costs, when not recording.
+    Nested evaluations (``$eval``) are part of their caller and are not reported on their own.
+    """
+    cls = jsonata.Jsonata
+    init, evaluate = cls.__init__, cls.evaluate
+    depth = threading.local()
+
+    def recording_init(self: Any, expr: str | None, *args: Any, **kwargs: Any) -> None:
+        init(self, expr, *args, **kwargs)
+        setattr(self, _SOURCE, expr)
+
+    def recording_evaluate(self: Any, input: Any, bindings: Any = None) -> Any:
+        if getattr(depth, "level", 0):
+            return evaluate(self, input, bindings)
+        convert, self.output_convert_nulls = self.output_convert_nulls, False
+        depth.level = 1
+        result: Any = None
+        error: Exception | None = None
+        try:
+            result = evaluate(self, input, bindings)
+        except Exception as exc:
+            error = exc
+        finally:
+            depth.level = 0
+            self.output_convert_nulls = convert
+        current = getattr(cls.CURRENT, "jsonata", None)
+        recorder(
+            Evaluation(
+                expression=getattr(self, _SOURCE, None),
+                bindings=dict(bindings.bindings if isinstance(bindings, cls.Frame) else bindings)
+                if bindings is not None
+                else None,
+                input=input,
+                result=result,
+                error=error,
+                millis=self.timestamp,
+                millis_seen=current.timestamp if current is not None else self.timestamp,
+            )
+        )
+        if error is not None:
+            raise error
+        return Utils.convert_nulls(result) if convert else result
+
+    cls.__init__ = recording_init
+    cls.evaluate = recording_evaluate
+    _compile.cache_clear()  # expressions parsed before recording carry no source text
+    try:
+        yield
+    finally:
+        cls.__init__, cls.evaluate = init, evaluate
+
+
+__all__ = ["Evaluation", "Recorder", "install_moto_jsonata", "recording"]
