@@ -6,6 +6,12 @@ Offline and in tests only — the deployed definition is never changed for moto:
 * moto names aws-sdk errors with the lower-case service name (``rekognition.ThrottlingException``)
   where AWS uses PascalCase (``Rekognition.ThrottlingException``): :func:`moto_definition` rewrites
   those ``ErrorEquals`` prefixes in the definition text before the state machine is created in moto.
+* Step Functions' aws-sdk integrations name request and response fields after the AWS SDK for Java v2
+  (the PascalCase of the member's snake_case form: ``UUID`` -> ``Uuid``, ``SNSTopicArn`` ->
+  ``SnsTopicArn``, DynamoDB's ``BOOL`` / ``NULL`` -> ``Bool`` / ``Nul``). moto hands the arguments to boto3
+  unchanged (so it accepted botocore's ``UUID``, which AWS rejects) and returns boto3's names.
+  :func:`install_sdk_field_names` makes moto's aws-sdk tasks take exactly the Step Functions names
+  (anything else fails the task) and return them, as AWS does.
 * Wait states and retries sleep in real time: callers pass scaled (or zero) intervals as input.
 * moto's backends are not thread-safe, and the offline runtime is threaded (detect handler workers,
   Step Functions executions, the rehearsal): DynamoDB's TransactWriteItems deep-copies the whole table
@@ -20,7 +26,13 @@ import re
 import threading
 from typing import Any
 
+import botocore.session
+from botocore import xform_name
+from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 from moto.core.responses import BaseResponse
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_aws_sdk as aws_sdk,
+)
 
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 # aws-sdk services whose error prefix moto spells in lower case (optimized integrations are unaffected).
@@ -53,3 +65,81 @@ def serialize_moto_requests() -> None:
 
     serialized._clp_serialized = True  # type: ignore[attr-defined]
     BaseResponse._dispatch = serialized  # type: ignore[method-assign]
+
+
+def sfn_field_name(member: str) -> str:
+    """The name Step Functions' aws-sdk integrations give botocore member ``member`` (AWS SDK for Java v2)."""
+    name = "".join(part.capitalize() for part in xform_name(member).split("_"))
+    return "Nul" if name == "Null" else name  # Java v2 renames DynamoDB's NULL (a reserved word)
+
+
+class SdkFieldNameError(ValueError):
+    """An aws-sdk task argument that is not the Step Functions name of a member of the request shape."""
+
+
+def sdk_request_to_boto(value: Any, shape: Shape, where: str = "") -> Any:
+    """``value`` with Step Functions field names turned into botocore's; raises :class:`SdkFieldNameError`
+    for a key that is not the exact Step Functions name of a member (AWS is as strict)."""
+    if isinstance(shape, StructureShape) and isinstance(value, dict):
+        members = {sfn_field_name(name): (name, member) for name, member in shape.members.items()}
+        converted: dict[str, Any] = {}
+        for key, item in value.items():
+            if key not in members:
+                expected = sorted(members)
+                raise SdkFieldNameError(
+                    f"{where or shape.name}: {key!r} is not a field; Step Functions expects {expected}"
+                )
+            name, member = members[key]
+            converted[name] = sdk_request_to_boto(item, member, f"{where}.{key}" if where else key)
+        return converted
+    if isinstance(shape, ListShape) and isinstance(value, list):
+        return [sdk_request_to_boto(item, shape.member, f"{where}[]") for item in value]
+    if isinstance(shape, MapShape) and isinstance(value, dict):  # map keys are data, only values are shapes
+        return {key: sdk_request_to_boto(item, shape.value, f"{where}.{key}") for key, item in value.items()}
+    return value
+
+
+def sdk_response_from_boto(value: Any, shape: Shape | None) -> Any:
+    """A boto3 response with botocore's member names turned into Step Functions'."""
+    if isinstance(shape, StructureShape) and isinstance(value, dict):
+        return {
+            sfn_field_name(key): sdk_response_from_boto(item, shape.members.get(key)) for key, item in value.items()
+        }
+    if isinstance(shape, ListShape) and isinstance(value, list):
+        return [sdk_response_from_boto(item, shape.member) for item in value]
+    if isinstance(shape, MapShape) and isinstance(value, dict):
+        return {key: sdk_response_from_boto(item, shape.value) for key, item in value.items()}
+    return value
+
+
+@functools.lru_cache(maxsize=256)
+def _operation(service: str, snake_action: str) -> OperationModel:
+    model = botocore.session.get_session().get_service_model(service)
+    for name in model.operation_names:
+        if xform_name(name) == snake_action:
+            return model.operation_model(name)
+    raise SdkFieldNameError(f"{service} has no operation {snake_action}")
+
+
+def install_sdk_field_names() -> None:
+    """Make moto's aws-sdk tasks speak Step Functions' field names, both ways (idempotent, offline only)."""
+    service_class: Any = aws_sdk.StateTaskServiceAwsSdk
+    if getattr(service_class, "_clp_sdk_field_names", False):
+        return
+
+    def normalise_parameters(self: Any, parameters: dict[str, Any], *_: Any, **__: Any) -> None:
+        operation = _operation(self._get_boto_service_name(), self._get_boto_service_action())
+        converted = sdk_request_to_boto(parameters, operation.input_shape) if operation.input_shape else parameters
+        parameters.clear()
+        parameters.update(converted)
+
+    def normalise_response(self: Any, response: Any, *_: Any, **__: Any) -> None:
+        operation = _operation(self._get_boto_service_name(), self._get_boto_service_action())
+        if isinstance(response, dict) and operation.output_shape is not None:
+            converted = sdk_response_from_boto(response, operation.output_shape)
+            response.clear()
+            response.update(converted)
+
+    service_class._normalise_parameters = normalise_parameters
+    service_class._normalise_response = normalise_response
+    service_class._clp_sdk_field_names = True

@@ -49,7 +49,7 @@ from lambdas.detect.handler import Settings, handle
 from lambdas.detect.logic import Dependencies
 from localrun.clock import ScaledClock
 from localrun.emulator import CustomLabelsEmulator, Faults, Manifest
-from localrun.moto_adapt import MOTO_CONFIG, moto_definition, serialize_moto_requests
+from localrun.moto_adapt import MOTO_CONFIG, install_sdk_field_names, moto_definition, serialize_moto_requests
 from localrun.poller import EventSourcePoller
 from localrun.resources import create_control_table, create_results_table
 
@@ -113,6 +113,7 @@ class OfflineRuntime:
 
         self._quiet_lambda_logs()
         install_moto_jsonata()
+        install_sdk_field_names()
         serialize_moto_requests()
         self._mock = mock_aws(config=MOTO_CONFIG)
         self._mock.start()

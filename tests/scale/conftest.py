@@ -23,7 +23,7 @@ from moto import mock_aws
 from infra.config import PipelineConfig, parse_config
 from infra.statemachines import backfill_definition, backfill_substitutions, substitute
 from infra.statemachines.moto_jsonata import install_moto_jsonata
-from localrun.moto_adapt import MOTO_CONFIG
+from localrun.moto_adapt import MOTO_CONFIG, install_sdk_field_names
 from localrun.resources import create_results_table
 from tests.scale.moto_backfill import (
     emulate_moto_backfill,
@@ -142,6 +142,7 @@ class BackfillEnv:
 @pytest.fixture
 def backfill_env(three_models: PipelineConfig) -> Iterator[BackfillEnv]:
     install_moto_jsonata()
+    install_sdk_field_names()
     paginate_moto_item_reader()
     with mock_aws(config=MOTO_CONFIG), emulate_moto_backfill() as emulated:
         s3 = boto3.client("s3", region_name=REGION)

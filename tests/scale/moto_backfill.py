@@ -20,10 +20,10 @@ checks the real file):
   (``ETag``, ``LastModified`` a datetime); AWS's ItemReader pages through the whole prefix and gives
   items as ``{"Etag", "Key", "LastModified" (epoch seconds), "Size", "StorageClass"}``.
   :func:`paginate_moto_item_reader` makes moto's reader do both.
-* ``aws-sdk:sfn:startExecution`` — moto hands the ASL's PascalCase arguments (``StateMachineArn``,
-  ``Input``, as AWS documents them) to boto3 unchanged, and the Step Functions botocore model names them
-  ``stateMachineArn`` / ``input``; the copy renames the two keys, and reads moto's ``executionArn``
-  where AWS returns ``ExecutionArn``.
+* aws-sdk field names (``StateMachineArn`` / ``Input`` in, ``ExecutionArn`` out of ``sfn:startExecution``,
+  as AWS names them) — moto hands arguments to boto3 unchanged and returns boto3's names;
+  ``localrun.moto_adapt.install_sdk_field_names`` (installed by the fixture) translates both ways, strictly,
+  so the copy keeps the definition's own names.
 * aws-sdk error names — moto spells the service in lower case (``localrun.moto_adapt.moto_definition``).
 * Failed children — moto 5.2 counts a failed child execution and lets the Map succeed whatever its
   tolerance; AWS fails the Map with ``States.ExceedToleratedFailureThreshold`` once more children fail
@@ -73,13 +73,6 @@ def moto_backfill_definition(definition: str) -> str:
     backfill["ItemSelector"] = {"Items": [backfill["ItemSelector"]], "BatchInput": batcher["BatchInput"]}
     backfill["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] = "STANDARD"
     del backfill["ResultWriter"]
-    arguments = document["States"]["StartController"]["Arguments"]
-    document["States"]["StartController"]["Arguments"] = {
-        "stateMachineArn": arguments["StateMachineArn"],
-        "input": arguments["Input"],
-    }
-    assign = document["States"]["StartController"]["Assign"]
-    assign["controller_execution_arn"] = assign["controller_execution_arn"].replace("ExecutionArn", "executionArn")
     return moto_definition(json.dumps(document)).replace('"Sfn.', '"sfn.')
 
 
