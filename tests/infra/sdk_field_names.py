@@ -28,6 +28,7 @@ generated from).
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Iterator
@@ -243,7 +244,10 @@ class Checker:
     def _map_key(self, state: str, where: str, key: str, shape: MapShape) -> None:
         allowed: list[str] = getattr(shape.key, "enum", [])
         if allowed and key not in allowed and not key.startswith("{%"):
-            self.findings.append(Finding(state, where, key, None, f"{shape.name} keys {sorted(allowed)}"))
+            closest = difflib.get_close_matches(key, allowed, n=1)
+            self.findings.append(
+                Finding(state, where, key, closest[0] if closest else None, f"the keys of {shape.name}")
+            )
 
     def result_reads(self, state: str, integration: Integration, texts: Iterator[str]) -> None:
         """Every ``$states.result.A.B[...]`` path in ``texts`` must exist in the output shape."""

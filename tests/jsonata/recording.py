@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,8 +65,14 @@ class EvaluationStore:
     evaluations: int = 0
     without_source: int = 0
     stale_clock: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, evaluation: Evaluation) -> None:
+        """Recorder for :func:`infra.statemachines.moto_jsonata.recording` (moto runs executions in threads)."""
+        with self._lock:
+            self._add(evaluation)
+
+    def _add(self, evaluation: Evaluation) -> None:
         self.evaluations += 1
         if evaluation.expression is None:
             self.without_source += 1
