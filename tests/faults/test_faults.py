@@ -227,9 +227,12 @@ def test_object_deleted_after_upload_before_detection() -> None:
     deleted = ["batch/img-0001.jpg", "batch/img-0004.jpg", "batch/img-0007.jpg"]
 
     def delete(runtime: OfflineRuntime) -> None:
-        prefix = runtime.config.models[0].prefix
+        # Delete the version the upload event names: the bucket is versioned, so deleting the key alone only
+        # adds a delete marker and the uploaded version stays readable (and gets labelled).
+        prefix, s3 = runtime.config.models[0].prefix, runtime.client("s3")
         for key in deleted:
-            runtime.client("s3").delete_object(Bucket=LOCAL_BUCKET, Key=prefix + key)
+            for version in s3.list_object_versions(Bucket=LOCAL_BUCKET, Prefix=prefix + key)["Versions"]:
+                s3.delete_object(Bucket=LOCAL_BUCKET, Key=prefix + key, VersionId=version["VersionId"])
 
     outcome = run_scenario(_images(10), before_run=delete)
 
