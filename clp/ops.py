@@ -29,6 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from clp.ops_errors import OpsError, StackNotFoundError
+from infra import constants
 from infra.config import DEFAULT_CDK_JSON
 
 MANIFEST_OUTPUT = "PipelineManifest"
@@ -258,7 +259,19 @@ def queue_depth(sqs: Any, model: ModelTarget) -> dict[str, int]:
 
 
 def lock_key(model: str) -> dict[str, Any]:
-    return {"pk": {"S": f"MODEL#{model}"}, "sk": {"S": "LOCK"}}
+    return {"pk": {"S": f"MODEL#{model}"}, "sk": {"S": constants.CONTROL_TABLE_LOCK_SK}}
+
+
+def read_cleanup_marker(ddb: Any, table: str, model: str) -> dict[str, Any] | None:
+    """The controller's cleanup marker: what a session left to undo (``model_owned``, ``mapping_enabled``)."""
+    key = {"pk": {"S": f"MODEL#{model}"}, "sk": {"S": constants.CONTROL_TABLE_CLEANUP_SK}}
+    item = ddb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+    if not item:
+        return None
+    marker = _plain(item)
+    marker.pop("pk", None)
+    marker.pop("sk", None)
+    return marker
 
 
 def read_lock(ddb: Any, table: str, model: str, now: float | None = None) -> dict[str, Any] | None:
@@ -306,6 +319,7 @@ def model_report(clients: Clients, deployment: Deployment, model: ModelTarget) -
         "model_status": model_status(clients("rekognition"), sfn, model),
         "queue": queue_depth(clients("sqs"), model),
         "lock": read_lock(clients("dynamodb"), deployment.control_table, model.name),
+        "cleanup": read_cleanup_marker(clients("dynamodb"), deployment.control_table, model.name),
         "last_session": last_session(clients("dynamodb"), deployment.control_table, model.name),
         "executions": recent_executions(sfn, model),
     }
@@ -333,10 +347,22 @@ def _render_status(report: dict[str, Any]) -> None:
             highlight=False,
         )
     elif lock:
-        owned = " — model_owned: the next session adopts and stops the model" if lock.get("model_owned") else ""
-        out.print(f"  lock: expired{owned}", highlight=False)
+        out.print("  lock: expired", highlight=False)
     else:
         out.print("  lock: free", highlight=False)
+    marker = report.get("cleanup")
+    if marker and not (lock and lock["held"]):
+        left = [
+            what
+            for what, flag in (("a model it started", "model_owned"), ("the mapping enabled", "mapping_enabled"))
+            if marker.get(flag)
+        ]
+        out.print(
+            f"  cleanup pending: {str(marker.get('owner', '?')).rsplit(':', 1)[-1]} left {' and '.join(left) or 'work'}"
+            f" (since {marker.get('marked_at')}); the next controller execution (re-check every "
+            f"{constants.CONTROLLER_RECHECK_MINUTES} min) undoes it",
+            highlight=False,
+        )
     session = report["last_session"]
     if session:
         out.print(
@@ -485,7 +511,8 @@ def stop_command(
             return
         status = model_status(clients("rekognition"), sfn, target)["status"]
     if status in ("RUNNING", "STARTING"):
-        if lock and lock.get("model_owned"):
+        marker = read_cleanup_marker(ddb, deployment.control_table, target.name)
+        if (lock and lock.get("model_owned")) or (marker and marker.get("model_owned")):
             reason = (
                 "a controller session started it and ended without confirming the stop; the next trigger adopts "
                 "and stops it (`clp start` adopts it now)"

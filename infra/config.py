@@ -71,11 +71,43 @@ class Lifecycle(_Strict):
     backlog_threshold: int = Field(default=100, ge=1, description="visible messages that start the model")
     latency_target_minutes: int = Field(default=60, ge=5, le=24 * 60)
     idle_grace_seconds: int = Field(default=300, ge=0, le=3600)
-    poll_interval_seconds: int = Field(default=30, ge=0, le=3600)
-    start_poll_interval_seconds: int = Field(default=30, ge=0, le=3600)
+    # >= 1: a 0-second Wait on AWS is a busy loop that exhausts the execution history in minutes.
+    poll_interval_seconds: int = Field(default=30, ge=1, le=3600)
+    start_poll_interval_seconds: int = Field(default=30, ge=1, le=3600)
     start_timeout_minutes: int = Field(default=45, ge=1, le=180)
     max_runtime_minutes: int = Field(default=240, ge=5, le=24 * 60)
-    lock_ttl_minutes: int = Field(default=300, ge=10, le=48 * 60)
+    lock_ttl_minutes: int | None = Field(
+        default=None, ge=10, le=48 * 60, description="omitted: the shortest that covers a whole session"
+    )
+
+    @property
+    def minimum_lock_ttl_minutes(self) -> int:
+        """The shortest lock TTL (= execution timeout) that lets a session run all its deadlines and its teardown:
+        start timeout + max runtime + stop timeout, one poll of each loop past its deadline, and the retries'
+        allowance."""
+        seconds = (
+            (self.start_timeout_minutes + self.max_runtime_minutes + constants.CONTROLLER_STOP_TIMEOUT_MINUTES) * 60
+            + self.poll_interval_seconds
+            + 2 * self.start_poll_interval_seconds
+            + constants.CONTROLLER_TIMEOUT_RETRY_ALLOWANCE_MINUTES * 60
+        )
+        return math.ceil(seconds / 60)
+
+    @property
+    def effective_lock_ttl_minutes(self) -> int:
+        return self.lock_ttl_minutes if self.lock_ttl_minutes is not None else self.minimum_lock_ttl_minutes
+
+    @property
+    def history_events_estimate(self) -> int:
+        """Execution history events of the longest session this lifecycle allows (see constants)."""
+        drain_polls = math.ceil(self.max_runtime_minutes * 60 / self.poll_interval_seconds) + 1
+        start_polls = math.ceil(self.start_timeout_minutes * 60 / self.start_poll_interval_seconds) + 1
+        stop_polls = math.ceil(constants.CONTROLLER_STOP_TIMEOUT_MINUTES * 60 / self.start_poll_interval_seconds) + 1
+        return (
+            drain_polls * constants.CONTROLLER_DRAIN_LOOP_EVENTS
+            + (start_polls + stop_polls) * constants.CONTROLLER_START_STOP_LOOP_EVENTS
+            + constants.CONTROLLER_FIXED_EVENTS_ALLOWANCE
+        )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -83,8 +115,20 @@ class Lifecycle(_Strict):
             raise ValueError("max_inference_units must be >= min_inference_units")
         if self.mode in (LifecycleMode.SCHEDULED, LifecycleMode.BOTH) and not self.schedules:
             raise ValueError(f"mode {self.mode.value!r} needs at least one entry in schedules")
-        if self.lock_ttl_minutes < self.max_runtime_minutes + self.start_timeout_minutes:
-            raise ValueError("lock_ttl_minutes must cover start_timeout_minutes + max_runtime_minutes")
+        if self.lock_ttl_minutes is not None and self.lock_ttl_minutes < self.minimum_lock_ttl_minutes:
+            raise ValueError(
+                f"lock_ttl_minutes must be >= {self.minimum_lock_ttl_minutes} (start_timeout_minutes + "
+                f"max_runtime_minutes + {constants.CONTROLLER_STOP_TIMEOUT_MINUTES} min stop timeout + one poll of "
+                f"each loop + {constants.CONTROLLER_TIMEOUT_RETRY_ALLOWANCE_MINUTES} min for retries), or omitted"
+            )
+        events = self.history_events_estimate
+        if events > constants.CONTROLLER_HISTORY_BUDGET:
+            raise ValueError(
+                f"a session could record ~{events} execution history events (poll_interval_seconds "
+                f"{self.poll_interval_seconds} over max_runtime_minutes {self.max_runtime_minutes}); Step Functions "
+                f"fails an execution past {constants.STEP_FUNCTIONS_HISTORY_QUOTA}: keep it under "
+                f"{constants.CONTROLLER_HISTORY_BUDGET} with a longer poll interval or a shorter max runtime"
+            )
         return self
 
 

@@ -65,8 +65,30 @@ CONTROLLER_ASL_FILE: Final = "controller.asl.json"  # in infra/statemachines/, s
 CONTROL_TABLE_PK: Final = "pk"
 CONTROL_TABLE_SK: Final = "sk"
 CONTROL_TABLE_TTL_ATTRIBUTE: Final = "expires_at"
-# Stopping a Custom Labels model takes a few minutes; past this the lock is handed over to the next execution.
+# Stopping a Custom Labels model takes a few minutes; past this the execution ends and the cleanup marker makes
+# the next execution adopt the model and retry the stop.
 CONTROLLER_STOP_TIMEOUT_MINUTES: Final = 15
+# The control table's cleanup marker (pk MODEL#<name>, this sk): written before a session starts the model or
+# enables the mapping, dropped only when both are undone. It carries no TTL attribute, so DynamoDB TTL (which
+# deletes expired locks at any time after expiry) can never make the pipeline forget a model it started.
+CONTROL_TABLE_LOCK_SK: Final = "LOCK"
+CONTROL_TABLE_CLEANUP_SK: Final = "CLEANUP"
+# An execution's TimeoutSeconds (= the lock TTL) must exceed the session's own deadlines (start timeout + max
+# runtime + stop timeout) by one poll of each loop plus this allowance for retries' back-off (6 attempts of
+# up to 60 s each per retried state), so that the execution never times out before its teardown has run.
+CONTROLLER_TIMEOUT_RETRY_ALLOWANCE_MINUTES: Final = 10
+# Step Functions fails a STANDARD execution past 25,000 history events (AWS quota, "Quotas related to state
+# machine executions"). History events of one loop iteration, as Step Functions records them: Task state =
+# TaskStateEntered, TaskScheduled, TaskStarted, TaskSucceeded, TaskStateExited (5); Wait and Choice = entered +
+# exited (2 each). Drain loop: WaitPoll + ReadQueue + CheckStopRequest + DrainDecision; start / stop loops:
+# Wait + DescribeProjectVersions + Choice. tests/controller measures these numbers on moto's history.
+STEP_FUNCTIONS_HISTORY_QUOTA: Final = 25_000
+CONTROLLER_DRAIN_LOOP_EVENTS: Final = 14
+CONTROLLER_START_STOP_LOOP_EVENTS: Final = 9
+# Everything outside the loops (about 50 states) plus retries: what a session may use besides its loops.
+CONTROLLER_FIXED_EVENTS_ALLOWANCE: Final = 1_000
+# Configurations must leave this share of the quota unused (retries, operator stop requests, slow deletes).
+CONTROLLER_HISTORY_BUDGET: Final = 20_000
 # How long a start usually takes; the backlog trigger fires this much before the latency target is missed.
 CONTROLLER_START_LATENCY_MARGIN_MINUTES: Final = 15
 # The backlog alarm's evaluation period (SQS publishes queue metrics once a minute).

@@ -1,12 +1,17 @@
-"""The control table: one lock item and a ledger of sessions per model (docs/controller.md).
+"""The control table: per model a lock, a cleanup marker and a ledger of sessions (docs/controller.md).
 
-* lock:   ``pk = MODEL#<name>``, ``sk = LOCK`` - owner execution, ``expires_at`` (epoch seconds),
-  ``model_owned`` (a controller started the model and has not confirmed it stopped).
-* ledger: ``pk = MODEL#<name>``, ``sk = SESSION#<ISO execution start>#<execution name>`` - one
+* lock:    ``pk = MODEL#<name>``, ``sk = LOCK`` - owner execution, ``expires_at`` (epoch seconds), while
+  draining ``polled_at`` and an operator's ``stop_requested``.
+* marker:  ``pk = MODEL#<name>``, ``sk = CLEANUP`` - written before a session starts the model
+  (``model_owned``) or enables the mapping (``mapping_enabled``), deleted once both are undone. It has no
+  ``expires_at``: TTL never deletes it, so a model the pipeline started is found and stopped by the next
+  execution of any trigger, even after its session timed out or its lock was deleted.
+* ledger:  ``pk = MODEL#<name>``, ``sk = SESSION#<ISO execution start>#<execution name>`` - one
   item per session with its times, messages processed, IU-seconds and estimated cost.
 
-``expires_at`` is the TTL attribute: DynamoDB eventually deletes expired locks (housekeeping
-only; the controller's conditional put already treats an expired lock as free).
+``expires_at`` is the TTL attribute: DynamoDB deletes expired locks at any time after expiry, often days
+later (housekeeping only; the controller's conditional put already treats an expired lock as free, and
+nothing the pipeline must remember lives on the lock).
 """
 
 from __future__ import annotations

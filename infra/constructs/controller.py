@@ -178,7 +178,8 @@ class ModelController(Construct):
             for index, window in enumerate(lifecycle.schedules):
                 self.schedules.append(self._window_schedule(index, window))
         if on_demand and self.backlog_alarm is not None:
-            self._backlog_triggers(self.backlog_alarm)
+            self._backlog_rule(self.backlog_alarm)
+        self._recheck_schedule()
         self._acknowledge()
 
     # -- permissions ------------------------------------------------------------------------
@@ -223,7 +224,7 @@ class ModelController(Construct):
             iam.PolicyStatement(sid="ReadQueueDepth", actions=["sqs:GetQueueAttributes"], resources=[queue.queue_arn]),
             iam.PolicyStatement(
                 sid="LockAndLedgerOfThisModelOnly",
-                actions=["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
                 resources=[control_table.table_arn],
                 conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [f"MODEL#{model.name}"]}},
             ),
@@ -370,7 +371,7 @@ class ModelController(Construct):
             ),
         )
 
-    def _backlog_triggers(self, alarm: cloudwatch.Alarm) -> None:
+    def _backlog_rule(self, alarm: cloudwatch.Alarm) -> None:
         # The alarm's transition to ALARM starts a session at once ...
         events.Rule(
             self,
@@ -391,14 +392,20 @@ class ModelController(Construct):
                 )
             ],
         )
-        # ... but a rule only fires on transitions: a backlog still in ALARM when a session ends (max
-        # runtime, window over) would never re-trigger. The re-check reads the alarm state first and
-        # ends in four transitions when there is no backlog.
+
+    def _recheck_schedule(self) -> None:
+        # A rule only fires on transitions: a backlog still in ALARM when a session ends (max runtime, window
+        # over) would never re-trigger. The re-check reads the alarm state (no alarm: mode scheduled, no
+        # backlog) and, without a backlog, only looks for the cleanup marker a session that timed out or
+        # failed its teardown left (a model to stop, a mapping to disable): every mode gets it, so nothing the
+        # pipeline started waits for the next window to be stopped.
         self.schedules.append(
             scheduler.Schedule(
                 self,
-                "BacklogRecheck",
-                description=f"Re-check the {self.model.name} backlog alarm (a rule only fires on transitions)",
+                "Recheck",
+                description=(
+                    f"Re-check {self.model.name}: backlog alarm still in ALARM, or a model / mapping a session left"
+                ),
                 schedule=scheduler.ScheduleExpression.rate(Duration.minutes(constants.CONTROLLER_RECHECK_MINUTES)),
                 target=scheduler_targets.StepFunctionsStartExecution(
                     self.state_machine,

@@ -34,8 +34,9 @@ def placeholders(definition: str) -> set[str]:
 
 
 def execution_timeout_seconds(lifecycle: Lifecycle) -> int:
-    """The state machine's own ``TimeoutSeconds``: equal to the lock TTL, so no execution outlives its lock."""
-    return lifecycle.lock_ttl_minutes * 60
+    """The state machine's own ``TimeoutSeconds``: equal to the lock TTL, so no execution outlives its lock.
+    The config guarantees it exceeds the session's deadlines and teardown (``Lifecycle.minimum_lock_ttl_minutes``)."""
+    return lifecycle.effective_lock_ttl_minutes * 60
 
 
 def controller_definition(timeout_seconds: int, path: Path = CONTROLLER_DEFINITION_PATH) -> str:
@@ -88,7 +89,7 @@ def controller_substitutions(
         "IdleGraceSeconds": str(life.idle_grace_seconds),
         "MaxRuntimeSeconds": str(life.max_runtime_minutes * 60),
         "StopTimeoutSeconds": str(constants.CONTROLLER_STOP_TIMEOUT_MINUTES * 60),
-        "LockTtlSeconds": str(life.lock_ttl_minutes * 60),
+        "LockTtlSeconds": str(life.effective_lock_ttl_minutes * 60),
         "MinInferenceUnits": str(life.min_inference_units),
         "MaxInferenceUnits": str(life.max_inference_units),
         "PricePerInferenceUnitHour": repr(float(config.price_per_inference_unit_hour)),

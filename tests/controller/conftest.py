@@ -28,6 +28,7 @@ from botocore import handlers as botocore_handlers
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from moto import mock_aws
 
+from infra import constants
 from infra.config import PipelineConfig, parse_config
 from infra.statemachines import (
     controller_definition,
@@ -38,7 +39,7 @@ from infra.statemachines import (
 from infra.statemachines.moto_jsonata import install_moto_jsonata
 from localrun.clock import ManualClock
 from localrun.emulator import CustomLabelsEmulator
-from localrun.moto_adapt import MOTO_CONFIG, moto_definition
+from localrun.moto_adapt import MOTO_CONFIG, install_sdk_field_names, moto_definition
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -48,7 +49,8 @@ VERSION_ARN = (
     "produce-quality.2026-01-01T00.00.00/1767225600000"
 )
 MODEL = "produce-quality"
-LOCK_KEY = {"pk": {"S": f"MODEL#{MODEL}"}, "sk": {"S": "LOCK"}}
+LOCK_KEY = {"pk": {"S": f"MODEL#{MODEL}"}, "sk": {"S": constants.CONTROL_TABLE_LOCK_SK}}
+CLEANUP_KEY = {"pk": {"S": f"MODEL#{MODEL}"}, "sk": {"S": constants.CONTROL_TABLE_CLEANUP_SK}}
 
 # Zero-second waits so that an execution takes milliseconds, not minutes.
 FAST: dict[str, Any] = {
@@ -222,6 +224,23 @@ class ControllerHarness:
             },
         )
 
+    def delete_lock(self) -> None:
+        """What DynamoDB TTL does, at any time after ``expires_at``."""
+        self.ddb.delete_item(TableName=self.table_name, Key=LOCK_KEY)
+
+    def cleanup_marker(self) -> dict[str, Any] | None:
+        item = self.ddb.get_item(TableName=self.table_name, Key=CLEANUP_KEY, ConsistentRead=True).get("Item")
+        return dict(item) if item else None
+
+    def put_cleanup_marker(self, owner: str, *, model_owned: bool = False, mapping_enabled: bool = False) -> None:
+        """The marker as MarkOwned / MarkMapping leave it."""
+        item: dict[str, Any] = {**CLEANUP_KEY, "owner": {"S": owner}, "marked_at": {"S": "2026-12-01T00:00:00.000Z"}}
+        if model_owned:
+            item["model_owned"] = {"BOOL": True}
+        if mapping_enabled:
+            item["mapping_enabled"] = {"BOOL": True}
+        self.ddb.put_item(TableName=self.table_name, Item=item)
+
     def ledger(self) -> list[dict[str, Any]]:
         items = self.ddb.query(
             TableName=self.table_name,
@@ -290,7 +309,7 @@ def emulator_options() -> dict[str, Any]:
 
 @pytest.fixture
 def model_status() -> str:
-    """The emulated model's status when the test begins."""
+    """The emulated model's status when the test begins (``ABSENT``: the project has no such version)."""
     return "STOPPED"
 
 
@@ -300,11 +319,17 @@ def harness(
 ) -> Iterator[ControllerHarness]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     install_moto_jsonata()
+    install_sdk_field_names()
     config = pipeline_config()
     model = config.models[0]
     options: dict[str, Any] = {"start_delay_seconds": 0.0, "stop_delay_seconds": 0.0, **emulator_options}
     with mock_aws(config=MOTO_CONFIG), CustomLabelsEmulator(clock=clock, **options) as emulator:
-        emulator.add_model(project_arn=PROJECT_ARN, project_version_arn=VERSION_ARN, status=model_status)
+        if model_status == "ABSENT":  # the project exists, the configured version not (deleted, or misnamed)
+            emulator.add_model(
+                project_arn=PROJECT_ARN, project_version_arn=VERSION_ARN.replace("2026-01-01", "2025-06-01")
+            )
+        else:
+            emulator.add_model(project_arn=PROJECT_ARN, project_version_arn=VERSION_ARN, status=model_status)
         sqs = boto3.client("sqs", region_name=REGION)
         ddb = boto3.client("dynamodb", region_name=REGION)
         events = boto3.client("events", region_name=REGION)

@@ -71,8 +71,10 @@ def test_state_machine_is_standard_logged_traced_and_bounded(synthesized: Synthe
     assert props["StateMachineName"] == "clp-produce-quality-controller"
     assert props["LoggingConfiguration"]["Level"] == "ALL"
     assert props["TracingConfiguration"] == {"Enabled": True}
-    # No execution can outlive its lock: TimeoutSeconds == lock TTL
-    assert json.loads(props["DefinitionString"])["TimeoutSeconds"] == 300 * 60
+    # No execution can outlive its lock: TimeoutSeconds == lock TTL, derived (none configured) to cover start
+    # timeout 45 + max runtime 240 + stop timeout 15 min + one poll of each loop (30 s, 2 x 30 s) + 10 min for
+    # retries: 18,690 s, rounded up to whole minutes
+    assert json.loads(props["DefinitionString"])["TimeoutSeconds"] == 312 * 60
     log_group = _only(synthesized.template, "AWS::Logs::LogGroup")["Properties"]
     assert log_group["LogGroupName"]["Fn::Join"][1][0] == "/aws/vendedlogs/states/clp-produce-quality-controller-"
     assert log_group["RetentionInDays"] == synthesized.config.log_retention_days
@@ -177,7 +179,7 @@ def test_backlog_alarm_rule_and_recheck_start_the_controller(synthesized: Synthe
     (recheck,) = [
         v["Properties"]
         for k, v in _resources(template, "AWS::Scheduler::Schedule").items()
-        if k.startswith("ControllerBacklogRecheck")
+        if k.startswith("ControllerRecheck")
     ]
     assert recheck["ScheduleExpression"] == "rate(10 minutes)"
     assert json.loads(recheck["Target"]["Input"]) == {"trigger": "recheck", "require_backlog": True}
@@ -187,7 +189,11 @@ def test_scheduled_mode_has_no_backlog_trigger_and_on_demand_no_window() -> None
     schedule = [{"cron": "cron(0 2 * * ? *)", "timezone": "UTC"}]
     scheduled = _synth(mode="scheduled", schedules=schedule)
     assert not _resources(scheduled, "AWS::Events::Rule")
-    assert len(_resources(scheduled, "AWS::Scheduler::Schedule")) == 1
+    # the window, and the re-check that finds what a timed-out session left (it never starts a model)
+    scheduled_schedules = sorted(
+        v["Properties"]["ScheduleExpression"] for v in _resources(scheduled, "AWS::Scheduler::Schedule").values()
+    )
+    assert scheduled_schedules == ["cron(50 1 * * ? *)", "rate(10 minutes)"]
     machine = _only(scheduled, "AWS::StepFunctions::StateMachine")["Properties"]
     assert machine["DefinitionSubstitutions"]["BacklogAlarmName"] == constants.NO_BACKLOG_ALARM
     assert "cloudwatch:DescribeAlarms" not in json.dumps(_resources(scheduled, "AWS::IAM::Policy"))

@@ -28,6 +28,7 @@ from tests.controller.conftest import SynthesizedController, moto_definition, pi
 
 ROOT = Path(__file__).resolve().parents[2]
 OPTIMIZED = {
+    "arn:aws:states:::dynamodb:getItem",
     "arn:aws:states:::dynamodb:putItem",
     "arn:aws:states:::dynamodb:updateItem",
     "arn:aws:states:::dynamodb:deleteItem",
@@ -78,18 +79,75 @@ def test_definition_uses_only_sdk_and_optimized_integrations_with_retry_and_catc
     assert {task["Resource"] for task in tasks.values()} == OPTIMIZED | AWS_SDK
     for name, task in tasks.items():
         assert task.get("Catch"), f"{name} has no Catch"
-        assert task.get("Retry"), f"{name} has no Retry"
+        # DescribeAlarms models no throttling or server error to retry (botocore: only InvalidNextToken); the
+        # re-check fails loudly instead and the next one is minutes away.
+        assert task.get("Retry") or name == "CheckBacklog", f"{name} has no Retry"
     aws_sdk_errors = {
         error
         for task in tasks.values()
         if ":aws-sdk:" in task["Resource"]
-        for retrier in task["Retry"]
+        for retrier in task.get("Retry", [])
         for error in retrier["ErrorEquals"]
     }
     # AWS spells aws-sdk errors <Service>.<Error>Exception in PascalCase (moto's lower case is a test adaptation)
     assert all(re.match(r"^(Rekognition|Lambda|Sqs|CloudWatch)\.[A-Z]\w+Exception$", e) for e in aws_sdk_errors)
     assert "Rekognition.ThrottlingException" in aws_sdk_errors
     assert "Lambda.TooManyRequestsException" in aws_sdk_errors
+
+
+# Optimized integrations: the service prefix Step Functions gives their errors, and the botocore service.
+_OPTIMIZED_SERVICES = {"dynamodb": ("DynamoDB", "dynamodb"), "events": ("EventBridge", "events")}
+# aws-sdk integrations: Step Functions' prefix for each service of the definition (AWS docs, "AWS SDK
+# service integrations": errors are <Service>.<Exception class>).
+_SDK_PREFIXES = {"rekognition": "Rekognition", "lambda": "Lambda", "sqs": "Sqs", "cloudwatch": "CloudWatch"}
+# Step Functions' own names, documented by the integration rather than by the service model.
+_INTEGRATION_ERRORS = {"EventBridge.FailedEntry"}
+# Errors a retry must never name: the SDKs' base classes, which also cover validation and access denied.
+_BASE_CLASSES = re.compile(
+    r"\.(Amazon\w+Exception|RekognitionException|LambdaException|SqsException|CloudWatchException)$"
+)
+# What "retryable" means here: throttling and server-side errors, as the service models list them.
+_RETRYABLE = re.compile(
+    r"(Throttl|ThroughputExceeded|RequestLimitExceeded|TooManyRequests|^Internal|ServiceException|ResourceInUse|ResourceConflict)"
+)
+
+
+def _botocore_errors(resource: str) -> tuple[str, set[str]]:
+    """Step Functions error names for every error shape botocore models for ``resource``'s operation."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    if ":aws-sdk:" in resource:
+        service, action = resource.split(":aws-sdk:")[1].split(":")
+        prefix = _SDK_PREFIXES[service]
+    else:
+        short, action = resource.split(":::")[1].split(":")
+        prefix, service = _OPTIMIZED_SERVICES[short]
+    model = session.get_service_model(service)
+    operation = model.operation_model(action[0].upper() + action[1:])
+    # The Java exception class of a modeled error: the shape name, with "Exception" appended when missing.
+    names = {
+        shape.name if shape.name.endswith("Exception") else f"{shape.name}Exception" for shape in operation.error_shapes
+    }
+    return prefix, {f"{prefix}.{name}" for name in names}
+
+
+def test_retries_name_only_retryable_errors_the_service_models_list() -> None:
+    # Given every Retry of the definition
+    tasks = {name: s for name, s in _definition()["States"].items() if s["Type"] == "Task"}
+    for name, task in tasks.items():
+        _, modeled = _botocore_errors(task["Resource"])
+        for retrier in task.get("Retry", []):
+            for error in retrier["ErrorEquals"]:
+                # Then each is an error the operation can return (botocore's model), or the integration's own ...
+                assert error in modeled | _INTEGRATION_ERRORS, f"{name} retries {error}, not an error of its operation"
+                # ... never a catch-all base class, and only throttling / server-side errors
+                assert not _BASE_CLASSES.search(error), f"{name} retries the base class {error}"
+                assert error in _INTEGRATION_ERRORS or _RETRYABLE.search(error.split(".", 1)[1]), (
+                    f"{name} retries {error}, which is not a throttling or server-side error"
+                )
+    # and the Catch of the lock's condition names the real error
+    assert "DynamoDB.ConditionalCheckFailedException" in _botocore_errors("arn:aws:states:::dynamodb:putItem")[1]
 
 
 def test_every_path_past_the_lock_goes_through_teardown() -> None:
@@ -102,11 +160,14 @@ def test_every_path_past_the_lock_goes_through_teardown() -> None:
     assert not after_lock & terminal
     # ... so every end past the lock runs disable-mapping / stop / ledger / release first
     teardown = _reachable(states, "BeginTeardown")
-    assert {"DisableMapping", "StopModel", "WriteLedger", "ReleaseLock", "HandOverLock"} <= teardown
-    # and the exits before the lock have no side effect on the model or the mapping
+    assert {"DisableMapping", "StopModel", "WriteLedger", "SettleCleanup", "DropCleanup", "ReleaseLock"} <= teardown
+    # and the exits before the lock have no side effect: they only read (the backlog alarm, the cleanup marker)
     before_lock = _reachable(states, "Init", without="AcquireLock")
-    resources = {states[name].get("Resource", "") for name in before_lock}
-    assert not {r for r in resources if "rekognition" in r or "lambda" in r or "dynamodb" in r}
+    resources = {states[name].get("Resource", "") for name in before_lock} - {""}
+    assert resources == {
+        "arn:aws:states:::aws-sdk:cloudwatch:describeAlarms",
+        "arn:aws:states:::dynamodb:getItem",
+    }
 
 
 def test_failed_executions_end_in_a_fail_state_the_alarm_can_see() -> None:
@@ -115,7 +176,7 @@ def test_failed_executions_end_in_a_fail_state_the_alarm_can_see() -> None:
     fails = [name for name, s in states.items() if s["Type"] == "Fail"]
     assert fails == ["Failed"]
     predecessors = {name for name, s in states.items() if "Failed" in _successors(s)}
-    assert predecessors == {"Finish", "CheckBacklog", "ReleaseLockAfterError"}
+    assert predecessors == {"Finish", "CheckBacklog", "LookForCleanup", "ReleaseLockAfterError"}
 
 
 def test_asl_validator_accepts_the_definition() -> None:
@@ -164,14 +225,14 @@ def test_placeholders_and_substitutions_match_exactly() -> None:
 
 
 def test_numeric_defaults_come_from_the_lifecycle_config() -> None:
-    config = pipeline_config(idle_grace_seconds=120, max_runtime_minutes=60, lock_ttl_minutes=120)
+    config = pipeline_config(idle_grace_seconds=120, max_runtime_minutes=60, lock_ttl_minutes=150)
     values = _substitutions(config, backlog_alarm_name="")
     assert values["IdleGraceSeconds"] == "120"
     assert values["MaxRuntimeSeconds"] == "3600"
-    assert values["LockTtlSeconds"] == "7200"
+    assert values["LockTtlSeconds"] == "9000"
     assert values["StopTimeoutSeconds"] == str(constants.CONTROLLER_STOP_TIMEOUT_MINUTES * 60)
     assert values["PricePerInferenceUnitHour"] == "4.0"
-    assert execution_timeout_seconds(config.models[0].lifecycle) == 7200
+    assert execution_timeout_seconds(config.models[0].lifecycle) == 9000
 
 
 def test_without_a_backlog_alarm_the_screen_never_checks_one() -> None:

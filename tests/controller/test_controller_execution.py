@@ -278,14 +278,14 @@ def test_unconfirmed_stop_hands_the_lock_to_the_next_execution(harness: Controll
     # When the stop timeout passes while it is still STOPPING
     first = harness.run(stop_timeout_seconds=0)
 
-    # Then the execution fails and leaves the lock expired but marked "model owned"
+    # Then the execution fails, releases the lock and leaves the cleanup marker saying "model owned"
     assert first.status == "FAILED"
     assert first.error == "ModelStopTimeout"
     assert harness.emulator.status(VERSION_ARN) == "STOPPING"
-    lock = harness.lock()
-    assert lock is not None
-    assert lock["model_owned"]["BOOL"] is True
-    assert int(lock["expires_at"]["N"]) <= time.time() + 1
+    assert harness.lock() is None
+    marker = harness.cleanup_marker()
+    assert marker is not None and marker["model_owned"]["BOOL"] is True
+    assert marker["owner"]["S"] == first.arn
 
     # When the next trigger comes while it is still stopping, and the stop completes meanwhile
     second_arn = harness.start(stop_timeout_seconds=5)
@@ -294,12 +294,13 @@ def test_unconfirmed_stop_hands_the_lock_to_the_next_execution(harness: Controll
     second = harness.wait(second_arn)
     driver.stop()
 
-    # Then that execution takes the lock over, waits for STOPPED, runs a normal session and releases it
+    # Then that execution takes the lock, waits for STOPPED, runs a normal session, and leaves nothing behind
     assert second.status == "SUCCEEDED", second.cause
     entered = second.states_entered()
     assert "WaitWhileStopping" in entered and "StartModel" in entered
     assert harness.emulator.status(VERSION_ARN) == "STOPPED"
     _assert_lock_released(harness)
+    assert harness.cleanup_marker() is None
 
 
 # -- models someone else runs, and concurrency -------------------------------------------------
@@ -331,10 +332,17 @@ def test_model_running_before_is_used_but_never_stopped(harness: ControllerHarne
 
 
 @pytest.mark.parametrize("model_status", ["RUNNING"])
-def test_model_left_running_by_a_dead_session_is_adopted_and_stopped(harness: ControllerHarness) -> None:
-    # Given an expired lock of a controller session that had started the model and died (timed out)
+@pytest.mark.parametrize("remembered_by", ["cleanup marker, lock deleted by TTL", "lock of an earlier definition"])
+def test_model_left_running_by_a_dead_session_is_adopted_and_stopped(
+    harness: ControllerHarness, remembered_by: str
+) -> None:
+    # Given a controller session that had started the model and died (timed out): its cleanup marker
+    # survives while TTL deleted its lock; or (a stack upgraded mid-session) only its expired lock says so
     dead = "arn:aws:states:us-east-1:123456789012:execution:clp-produce-quality-controller:dead"
-    harness.put_lock(owner=dead, expires_at=int(time.time()) - 60, model_owned=True)
+    if remembered_by.startswith("cleanup marker"):
+        harness.put_cleanup_marker(dead, model_owned=True, mapping_enabled=True)
+    else:
+        harness.put_lock(owner=dead, expires_at=int(time.time()) - 60, model_owned=True)
 
     # When the next execution runs
     execution = harness.run()
@@ -346,6 +354,7 @@ def test_model_left_running_by_a_dead_session_is_adopted_and_stopped(harness: Co
     stopped = [event["detail"] for event in harness.events() if event["detail-type"] == "Model Stopped"]
     assert len(stopped) == 1 and stopped[0]["started_by_controller"] is False
     _assert_lock_released(harness)
+    assert harness.cleanup_marker() is None
 
 
 def test_lock_held_by_another_session_means_no_side_effects(harness: ControllerHarness) -> None:
@@ -392,16 +401,25 @@ def test_concurrent_triggers_run_exactly_one_session(harness: ControllerHarness)
 
 
 def test_recheck_without_backlog_ends_before_taking_the_lock(harness: ControllerHarness) -> None:
-    # Given the backlog alarm is OK
+    # Given the backlog alarm is OK and no session left anything behind
     harness.set_backlog_alarm("OK")
 
     # When the periodic re-check runs
     execution = harness.run(trigger="recheck", require_backlog=True)
 
-    # Then it ends in a handful of state transitions with no side effect
+    # Then it ends in a handful of state transitions with no side effect: it only looked for a cleanup marker
     assert execution.status == "SUCCEEDED"
     assert execution.output is not None and execution.output["outcome"] == "NoBacklog"
-    assert execution.states_entered() == ["Init", "Screen", "CheckBacklog", "BacklogPresent", "NoBacklog"]
+    assert execution.states_entered() == [
+        "Init",
+        "Screen",
+        "CheckBacklog",
+        "BacklogPresent",
+        "NoBacklog",
+        "LookForCleanup",
+        "CleanupPending",
+        "ScreenedOut",
+    ]
     assert sum(harness.emulator.calls.values()) == 0
     assert harness.emulator.status(VERSION_ARN) == "STOPPED"
     assert harness.lock() is None

@@ -178,7 +178,7 @@ def manifest_for(harness: ControllerHarness, controller_arn: str, dlq_url: str) 
 def deployed(harness: ControllerHarness, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setattr(ops.out, "width", 200)  # tables fold at the runner's 80 columns
-    fast = pipeline_config(poll_interval_seconds=0, start_poll_interval_seconds=0, idle_grace_seconds=0)
+    fast = pipeline_config(idle_grace_seconds=0)
     model = fast.models[0]
     substitutions = controller_substitutions(
         fast,
@@ -189,6 +189,9 @@ def deployed(harness: ControllerHarness, monkeypatch: pytest.MonkeyPatch) -> Ite
         event_bus_name="clp-events",
         backlog_alarm_name=harness.backlog_alarm_name,
     )
+    # moto sleeps Wait states in real time: 0-second polls here (the config refuses them for AWS, where a
+    # 0-second loop exhausts the execution history; clp start sends no poll overrides).
+    substitutions.update(PollIntervalSeconds="0", StartPollIntervalSeconds="0")
     definition = substitute(controller_definition(execution_timeout_seconds(model.lifecycle)), substitutions)
     controller_arn = harness.sfn.create_state_machine(
         name="clp-produce-quality-controller-fast",

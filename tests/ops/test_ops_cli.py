@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from clp.main import app
@@ -366,11 +367,19 @@ def test_malformed_manifest_is_a_one_line_error(deployed: Deployed) -> None:
     assert "PipelineManifest output is malformed" in result.stderr
 
 
-def test_stop_points_at_adoption_for_a_model_left_running_by_a_dead_session(deployed: Deployed) -> None:
-    # Given a running model whose session died: its lock expired, still saying model_owned
+@pytest.mark.parametrize("remembered_by", ["cleanup marker", "expired lock of an earlier definition"])
+def test_stop_points_at_adoption_for_a_model_left_running_by_a_dead_session(
+    deployed: Deployed, remembered_by: str
+) -> None:
+    # Given a running model whose session died: its cleanup marker (or, before the marker, its expired
+    # lock) still says model_owned
     deployed.harness.emulator.start_project_version(ProjectVersionArn=VERSION_ARN, MinInferenceUnits=1)
     deployed.harness.clock.advance(3600)
-    deployed.harness.put_lock("arn:aws:states:us-east-1:123456789012:execution:c:gone", 1, model_owned=True)
+    gone = "arn:aws:states:us-east-1:123456789012:execution:c:gone"
+    if remembered_by == "cleanup marker":
+        deployed.harness.put_cleanup_marker(gone, model_owned=True, mapping_enabled=True)
+    else:
+        deployed.harness.put_lock(gone, 1, model_owned=True)
 
     # When the operator runs clp stop
     result = clp("stop", "--model", MODEL)
@@ -379,6 +388,24 @@ def test_stop_points_at_adoption_for_a_model_left_running_by_a_dead_session(depl
     assert result.exit_code == 3
     assert "the next trigger adopts and stops it" in result.stderr
     assert deployed.harness.emulator.calls["StopProjectVersion"] == 0
+
+
+def test_status_shows_what_a_dead_session_left_to_clean_up(deployed: Deployed) -> None:
+    # Given a session that died after starting the model and enabling the mapping
+    deployed.harness.put_cleanup_marker(
+        "arn:aws:states:us-east-1:123456789012:execution:c:gone", model_owned=True, mapping_enabled=True
+    )
+
+    # When the operator asks for the status
+    text = clp("status", "--model", MODEL)
+    document = clp("status", "--model", MODEL, "--json")
+
+    # Then both say what is pending and who undoes it
+    assert text.exit_code == 0, text.output
+    assert "cleanup pending: gone left a model it started and the mapping enabled" in text.stdout
+    assert "re-check every 10 min" in text.stdout
+    (report,) = json.loads(document.stdout)["models"]
+    assert report["cleanup"]["model_owned"] is True and report["cleanup"]["mapping_enabled"] is True
 
 
 def test_stop_ignores_a_held_lock_whose_execution_does_not_exist(deployed: Deployed) -> None:

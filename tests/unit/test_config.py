@@ -85,6 +85,44 @@ def test_lock_ttl_must_cover_a_whole_session() -> None:
         parse_config(block)
 
 
+def test_lock_ttl_leaves_slack_for_the_stop_timeout_polls_and_retries() -> None:
+    # Given exactly start timeout + max runtime + stop timeout (what the old check allowed, with no slack)
+    block = _block()
+    block["models"][0]["lifecycle"].update(
+        start_timeout_minutes=45, max_runtime_minutes=240, lock_ttl_minutes=300, poll_interval_seconds=60
+    )
+
+    # Then it is refused, naming the minimum: + one drain poll (60 s) + two start/stop polls + 10 min retries
+    with pytest.raises(ConfigError, match=r"lock_ttl_minutes must be >= 313"):
+        parse_config(block)
+    # and omitted, the TTL (= the execution timeout) is that minimum
+    del block["models"][0]["lifecycle"]["lock_ttl_minutes"]
+    lifecycle = parse_config(block).models[0].lifecycle
+    assert lifecycle.effective_lock_ttl_minutes == lifecycle.minimum_lock_ttl_minutes == 313
+
+
+def test_a_poll_interval_that_would_exhaust_the_execution_history_is_refused() -> None:
+    # Given a 5 s poll over a 240 min max runtime: ~2,900 drain iterations of 14 history events each
+    block = _block()
+    block["models"][0]["lifecycle"].update(poll_interval_seconds=5, max_runtime_minutes=240)
+
+    # Then the config fails before Step Functions would fail the execution at 25,000 events
+    with pytest.raises(ConfigError, match=r"execution history events .* fails an execution past 25000"):
+        parse_config(block)
+    # while a 15 s poll over the same runtime fits (~13,400 events)
+    block["models"][0]["lifecycle"]["poll_interval_seconds"] = 15
+    assert parse_config(block).models[0].lifecycle.history_events_estimate < 20_000
+
+
+@pytest.mark.parametrize("field", ["poll_interval_seconds", "start_poll_interval_seconds"])
+def test_zero_second_polls_are_refused(field: str) -> None:
+    block = _block()
+    block["models"][0]["lifecycle"][field] = 0
+
+    with pytest.raises(ConfigError, match=field):
+        parse_config(block)
+
+
 def test_malformed_json_and_non_objects_are_rejected() -> None:
     with pytest.raises(ConfigError, match="not valid JSON"):
         parse_config("{nope")
