@@ -67,10 +67,17 @@ def serialize_moto_requests() -> None:
     BaseResponse._dispatch = serialized  # type: ignore[method-assign]
 
 
+# Java keywords / Object methods the Java SDK v2 renames (snake_case form -> Step Functions name).
+_JAVA_RENAMES = {"null": "Nul", "equals": "EqualsValue"}
+
+
 def sfn_field_name(member: str) -> str:
-    """The name Step Functions' aws-sdk integrations give botocore member ``member`` (AWS SDK for Java v2)."""
-    name = "".join(part.capitalize() for part in xform_name(member).split("_"))
-    return "Nul" if name == "Null" else name  # Java v2 renames DynamoDB's NULL (a reserved word)
+    """The name Step Functions' aws-sdk integrations give botocore member ``member``: the AWS SDK for Java
+    v2's, the PascalCase of its snake_case form (``UUID`` -> ``Uuid``, ``SNSTopicArn`` -> ``SnsTopicArn``)."""
+    snake = xform_name(member)
+    if snake in _JAVA_RENAMES:
+        return _JAVA_RENAMES[snake]
+    return "".join(part[:1].upper() + part[1:] for part in snake.split("_"))
 
 
 class SdkFieldNameError(ValueError):

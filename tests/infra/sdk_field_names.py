@@ -37,11 +37,9 @@ from typing import Any
 
 import botocore.session
 import jsonata  # type: ignore[import-untyped]  # jsonata-python ships no type information
-from botocore import xform_name
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 
-# Java keywords / Object methods the Java SDK v2 renames (snake_case form -> Step Functions name).
-_JAVA_RENAMES = {"null": "Nul", "equals": "EqualsValue"}
+from localrun.moto_adapt import sfn_field_name
 
 # aws-sdk service names (Step Functions docs table) that are not botocore's.
 AWS_SDK_SERVICE_ALIASES = {"sfn": "stepfunctions", "eventbridge": "events"}
@@ -63,12 +61,9 @@ _SEGMENT = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[([^\]]*)\]")
 _PREDICATE_FIELD = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:=|!=|<|>|in\b)")
 
 
-def sfn_sdk_name(member: str) -> str:
-    """The Step Functions aws-sdk name of a botocore member: Java SDK v2 naming (``UUID`` -> ``Uuid``)."""
-    snake = xform_name(member)
-    if snake in _JAVA_RENAMES:
-        return _JAVA_RENAMES[snake]
-    return "".join(part[:1].upper() + part[1:] for part in snake.split("_"))
+# One naming rule for the static check and the offline runtime's moto adaptation (which makes moto take and
+# return exactly these names); tests/infra/test_sdk_field_names.py pins it on known cases.
+sfn_sdk_name = sfn_field_name
 
 
 def sfn_optimized_name(member: str) -> str:
