@@ -1,1 +1,1 @@
-"""The detect function: S3 notifications in SQS → DetectCustomLabels → DynamoDB + EventBridge."""
+"""The detect function: S3 upload events in SQS → DetectCustomLabels → DynamoDB + EventBridge."""

@@ -1,4 +1,5 @@
-"""Detect function entry point: SQS batch of S3 notifications → partial batch response."""
+"""Detect function entry point: SQS batch of S3 upload events (EventBridge, or notification records) → partial
+batch response."""
 
 from __future__ import annotations
 

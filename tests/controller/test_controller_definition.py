@@ -314,3 +314,27 @@ def test_docs_describe_every_lifecycle_setting_and_input_field() -> None:
     config_expression = _definition()["States"]["Init"]["Assign"]["cfg"]
     for field in re.findall(r"\$(?:int|time)\('([a-z_]+)'", config_expression):
         assert f"`{field}`" in docs, f"docs/controller.md does not describe the input field {field}"
+
+
+@pytest.mark.parametrize(
+    ("state", "result_key"),
+    [("CheckStopRequest", "stop_requested"), ("AcquireLock", "model_owned"), ("ReadCleanup", "model_owned")],
+)
+def test_boolean_reads_accept_the_api_and_the_java_sdk_spelling(state: str, result_key: str) -> None:
+    # Given a state that reads a DynamoDB boolean from its task result: optimized integrations return the
+    # API's BOOL, aws-sdk ones the Java SDK v2's Bool
+    assign = _definition()["States"][state]["Assign"]
+    variable = {"CheckStopRequest": "stop_request", "AcquireLock": "inherited", "ReadCleanup": "inherited"}[state]
+    container = "Item" if state == "ReadCleanup" else "Attributes"
+    expression = jsonata.Jsonata(assign[variable].removeprefix("{%").removesuffix("%}"))
+
+    def evaluate(value: Any) -> Any:
+        expression.assign("states", {"result": {container: {result_key: value}} if value is not None else {}})
+        expression.assign("inherited", False)
+        return expression.evaluate({})
+
+    # Then both spellings of true read as true, and false or absent as false
+    assert evaluate({"BOOL": True}) is True
+    assert evaluate({"Bool": True}) is True
+    assert evaluate({"BOOL": False}) is False
+    assert evaluate(None) is False
