@@ -36,6 +36,56 @@ When the model cannot start (start FAILED or start timeout) the rehearsal tries 
 the images stay queued for the next window, nothing is billed as running, the lock is released.
 """
 
+# What the offline runs above cannot show, and what shows it instead (the full table: docs/offline.md).
+OFFLINE_LIMITS_INTRO = """
+## What these runs cannot show
+
+Every scenario above runs on moto and the Custom Labels emulator, and moto is lenient where AWS is not. The
+AWS behaviours the pipeline relies on that moto does not model are covered by checks against sources that
+are not moto ([docs/offline.md, What offline cannot prove](offline.md#what-offline-cannot-prove)):
+
+| AWS behaviour moto does not model | Check |
+|---|---|"""
+OFFLINE_LIMITS = (
+    (
+        "aws-sdk integrations take and return Java SDK v2 field names (`Uuid`, `Bool`)",
+        "`tests/infra/test_sdk_field_names.py` against botocore's models; moto made strict offline "
+        "(`install_sdk_field_names`)",
+    ),
+    (
+        "JSONata is evaluated by the reference engine 2.0.6",
+        "`tests/jsonata/`: every evaluation of the controller and backfill tests re-run with npm `jsonata` 2.0.6",
+    ),
+    (
+        "retry error names, and base classes that also match validation / access-denied errors",
+        "`tests/controller/test_controller_definition.py` against botocore's error shapes",
+    ),
+    (
+        "IAM and resource policies (SNS topic policy, queue policies)",
+        "template assertions (`tests/infra/`, `tests/security/`), cdk-nag, checkov",
+    ),
+    (
+        "DynamoDB TTL deletes expired items at any time",
+        "cleanup marker without TTL; `tests/controller/test_controller_cleanup.py` deletes the lock between runs",
+    ),
+    (
+        "CloudWatch alarms and metrics",
+        "alarm definitions and the topic policy on the template; alarm states set with `SetAlarmState`",
+    ),
+    (
+        "`s3:TestEvent` on notification configuration",
+        "ingest through EventBridge; `tests/infra/test_ingest.py`, `tests/local/test_ingest_offline.py`",
+    ),
+    (
+        "25,000-event execution history quota",
+        "config check; events per loop measured in `tests/controller/test_controller_cleanup.py`",
+    ),
+    (
+        "the account's definition validator, layer, model versions",
+        "`clp preflight` (read-only, before `make deploy`)",
+    ),
+)
+
 TITLES = {
     "faults": "Faults",
     "bad input": "Bad input (one offline run, real handler + emulator)",
@@ -65,6 +115,8 @@ def render(records: list[dict[str, object]]) -> str:
                 f"| {_cell(case)} | {_cell(str(row['injected']))} | {_cell(str(row['expected']))} | "
                 f"{_cell(str(row['observed']))} | {'yes' if row['passed'] else '**no**'} |"
             )
+    parts.append(OFFLINE_LIMITS_INTRO)
+    parts.extend(f"| {behaviour} | {check} |" for behaviour, check in OFFLINE_LIMITS)
     return "\n".join(parts) + "\n"
 
 

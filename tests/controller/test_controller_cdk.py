@@ -271,3 +271,39 @@ def test_cfn_lint_accepts_the_test_stack(synthesized: SynthesizedController, tmp
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ttl_can_only_delete_locks_never_what_the_pipeline_must_remember(synthesized: SynthesizedController) -> None:
+    # Given the control table's TTL attribute (DynamoDB deletes such items at any time after expiry)
+    (table,) = [
+        r["Properties"]
+        for r in _resources(synthesized.template, "AWS::DynamoDB::Table").values()
+        if r["Properties"].get("TimeToLiveSpecification")
+    ]
+    ttl = table["TimeToLiveSpecification"]
+    assert ttl == {"AttributeName": constants.CONTROL_TABLE_TTL_ATTRIBUTE, "Enabled": True}
+
+    # When the deployed controller definition writes the control table
+    definition = json.loads(
+        _only(synthesized.template, "AWS::StepFunctions::StateMachine")["Properties"]["DefinitionString"]
+    )
+    writes = {
+        name: state["Arguments"]
+        for name, state in definition["States"].items()
+        if state.get("Resource", "").startswith("arn:aws:states:::dynamodb:")
+        and any(word in state["Resource"] for word in ("putItem", "updateItem"))
+    }
+    keyed = {name: (args.get("Item") or args.get("Key"))["sk"]["S"] for name, args in writes.items()}
+
+    # Then the TTL attribute is only ever set on the lock: the cleanup marker (model started, mapping enabled)
+    # carries none, and the lock holds nothing the next execution needs once it is gone
+    for name, args in writes.items():
+        text = json.dumps({k: v for k, v in args.items() if k != "TableName"})
+        sets_ttl = ttl["AttributeName"] in text
+        if keyed[name] == constants.CONTROL_TABLE_CLEANUP_SK:
+            assert not sets_ttl, f"{name} puts a TTL on the cleanup marker"
+        if sets_ttl:
+            assert keyed[name] == constants.CONTROL_TABLE_LOCK_SK, name
+    assert {keyed["MarkOwned"], keyed["MarkMapping"]} == {constants.CONTROL_TABLE_CLEANUP_SK}
+    # (a lock written by an earlier definition may still say model_owned; new locks never do)
+    assert "model_owned" not in writes["AcquireLock"]["Item"]
