@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Acknowledgment, Stack, Token, Validations
 from constructs import IConstruct
 
 
@@ -14,3 +14,12 @@ def acknowledge(scope: IConstruct, rule_id: str, reason: str, applies_to: list[s
             Validations.of(scope).acknowledge(Acknowledgment(id=f"{qualified}[{finding}]", reason=reason))
     else:
         Validations.of(scope).acknowledge(Acknowledgment(id=qualified, reason=reason))
+
+
+def nag_arn(scope: IConstruct, service: str, resource: str) -> str:
+    """An ARN of this stack's account and region as cdk-nag prints it in a finding: pseudo parameters for an
+    environment-agnostic stack (``<AWS::Region>``), the values for a stack with an explicit environment."""
+    stack = Stack.of(scope)
+    region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
+    account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
+    return f"arn:<AWS::Partition>:{service}:{region}:{account}:{resource}"

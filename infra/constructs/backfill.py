@@ -22,7 +22,7 @@ from constructs import Construct
 from infra import constants
 from infra.config import ConfigError, ModelConfig, PipelineConfig
 from infra.constructs.states import state_machine_logs_and_role
-from infra.nag import acknowledge
+from infra.nag import acknowledge, nag_arn
 from infra.statemachines import backfill_definition, backfill_substitutions
 
 
@@ -130,7 +130,7 @@ class ModelBackfill(Construct):
             "resource-level permissions.",
             applies_to=[
                 "Resource::*",
-                f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{name}:*",
+                f"Resource::{nag_arn(self, 'states', f'execution:{name}:*')}",
                 f"Resource::<{bucket_id}.Arn>/{results_prefix}{model.name}/*",
             ],
         )

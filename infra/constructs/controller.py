@@ -33,7 +33,7 @@ from constructs import Construct
 from infra import constants
 from infra.config import ConfigError, LifecycleMode, ModelConfig, PipelineConfig, Schedule
 from infra.constructs.states import state_machine_logs_and_role
-from infra.nag import acknowledge
+from infra.nag import acknowledge, nag_arn
 from infra.statemachines import controller_definition, controller_substitutions, execution_timeout_seconds
 
 _CRON = re.compile(r"^cron\((?P<fields>.+)\)$")
@@ -127,6 +127,7 @@ class ModelController(Construct):
         lifecycle = model.lifecycle
         stack = Stack.of(self)
         name = f"{config.resource_prefix}-{model.name}-controller"
+        self._state_machine_name = name
         on_demand = lifecycle.mode in (LifecycleMode.ON_DEMAND, LifecycleMode.BOTH)
         scheduled = lifecycle.mode in (LifecycleMode.SCHEDULED, LifecycleMode.BOTH)
 
@@ -222,6 +223,21 @@ class ModelController(Construct):
                 conditions={"StringEquals": {"lambda:FunctionArn": detect_function.function_arn}},
             ),
             iam.PolicyStatement(sid="ReadQueueDepth", actions=["sqs:GetQueueAttributes"], resources=[queue.queue_arn]),
+            # Whether the holder of a lock still runs (an aborted execution keeps its lock until the TTL).
+            # The ARN is built from the fixed name: the state machine's own ARN token would make the role's
+            # policy depend on the state machine that depends on the role.
+            iam.PolicyStatement(
+                sid="DescribeOwnExecutions",
+                actions=["states:DescribeExecution"],
+                resources=[
+                    stack.format_arn(
+                        service="states",
+                        resource="execution",
+                        resource_name=f"{self._state_machine_name}:*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            ),
             iam.PolicyStatement(
                 sid="LockAndLedgerOfThisModelOnly",
                 actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
@@ -426,4 +442,11 @@ class ModelController(Construct):
             "support resource-level permissions; CDK grants them on '*'. Every service call of the workflow "
             "is scoped to exact ARNs.",
             applies_to=["Resource::*"],
+        )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5",
+            "states:DescribeExecution is granted on this state machine's own executions only (their names are "
+            "generated per execution), to tell whether a lock's holder still runs.",
+            applies_to=[f"Resource::{nag_arn(self, 'states', f'execution:{self._state_machine_name}:*')}"],
         )

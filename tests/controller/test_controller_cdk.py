@@ -17,6 +17,7 @@ from infra.constructs.controller import _alarm_window, shift_cron
 from tests.controller.conftest import (
     ACCOUNT,
     PROJECT_ARN,
+    REGION,
     VERSION_ARN,
     SynthesizedController,
     build_test_stack,
@@ -109,6 +110,12 @@ def test_controller_role_is_scoped_to_exact_resources(synthesized: SynthesizedCo
     assert table["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["MODEL#produce-quality"]}}
     assert statements["PublishModelEvents"]["Resource"] == {"Fn::GetAtt": [ids["bus"], "Arn"]}
     assert statements["ReadTheBacklogAlarm"]["Action"] == "cloudwatch:DescribeAlarms"
+    holder = statements["DescribeOwnExecutions"]
+    assert holder["Action"] == "states:DescribeExecution"
+    assert (
+        holder["Resource"]["Fn::Join"][1][-1]
+        == f":states:{REGION}:{ACCOUNT}:execution:clp-produce-quality-controller:*"
+    )
     # The only "*" resources are log delivery and X-Ray, which have no resource-level permissions
     wildcard_actions = {
         action for s in policy["PolicyDocument"]["Statement"] if s["Resource"] == "*" for action in s["Action"]
@@ -211,7 +218,8 @@ def test_cdk_nag_has_no_unacknowledged_findings() -> None:
     from cdk_nag import AwsSolutionsChecks
 
     # Given the test stack with the AwsSolutions pack attached (scaffolding findings are acknowledged
-    # in build_test_stack; the controller acknowledges only IAM5 Resource::* for logs and X-Ray)
+    # in build_test_stack; the controller acknowledges only IAM5 Resource::* for logs and X-Ray, and its own
+    # executions for DescribeExecution)
     app = App()
     build_test_stack(app, pipeline_config())
     pack = AwsSolutionsChecks(app)
@@ -228,7 +236,11 @@ def test_cdk_nag_has_no_unacknowledged_findings() -> None:
         for resource in violation.violating_resources
         if (resource.construct_path or "").startswith(("ControllerTest/Controller/", "ControllerTest/Control/"))
     }
-    assert ours == {"AwsSolutions-IAM5[Resource::*]"}
+    assert ours == {
+        "AwsSolutions-IAM5[Resource::*]",
+        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:{REGION}:{ACCOUNT}:execution:"
+        "clp-produce-quality-controller:*]",
+    }
 
 
 # -- cron arithmetic ----------------------------------------------------------------------------

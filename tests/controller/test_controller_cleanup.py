@@ -64,6 +64,26 @@ def test_a_model_left_running_is_stopped_by_the_next_execution_of_any_trigger_af
     assert dead != execution.arn
 
 
+def test_the_lock_of_an_aborted_session_is_taken_over_before_it_expires(harness: ControllerHarness) -> None:
+    # Given a session that started the model and was aborted (StopExecution runs no teardown): its lock
+    # stays valid for the whole lock TTL, hours by default
+    dead = _abort_while_draining(harness)
+    lock = harness.lock()
+    assert lock is not None and lock["owner"]["S"] == dead and int(lock["expires_at"]["N"]) > time.time() + 60
+
+    # When the next trigger runs
+    execution = harness.run()
+
+    # Then it sees the holder is no longer RUNNING, takes the lock over, adopts and stops the model
+    assert execution.status == "SUCCEEDED", execution.cause
+    entered = execution.states_entered()
+    assert {"DescribeHolder", "TakeOverLock", "AdoptModel"} <= set(entered)
+    assert harness.emulator.status(VERSION_ARN) == "STOPPED"
+    assert not harness.mapping_enabled()
+    _assert_lock_released(harness)
+    assert harness.cleanup_marker() is None
+
+
 def test_a_mapping_left_enabled_is_disabled_by_the_next_recheck(harness: ControllerHarness) -> None:
     # Given a session whose teardown could not disable the mapping (the model itself was stopped)
     with MappingUpdateFailure():

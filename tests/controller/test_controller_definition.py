@@ -41,6 +41,7 @@ AWS_SDK = {
     "arn:aws:states:::aws-sdk:lambda:updateEventSourceMapping",
     "arn:aws:states:::aws-sdk:sqs:getQueueAttributes",
     "arn:aws:states:::aws-sdk:cloudwatch:describeAlarms",
+    "arn:aws:states:::aws-sdk:sfn:describeExecution",
 }
 
 
@@ -81,7 +82,9 @@ def test_definition_uses_only_sdk_and_optimized_integrations_with_retry_and_catc
         assert task.get("Catch"), f"{name} has no Catch"
         # DescribeAlarms models no throttling or server error to retry (botocore: only InvalidNextToken); the
         # re-check fails loudly instead and the next one is minutes away.
-        assert task.get("Retry") or name == "CheckBacklog", f"{name} has no Retry"
+        # DescribeExecution neither (its only throttling error is KMS's): a failed look at the lock's holder
+        # leaves the lock to it (LockHeld), as before the look.
+        assert task.get("Retry") or name in {"CheckBacklog", "DescribeHolder"}, f"{name} has no Retry"
     aws_sdk_errors = {
         error
         for task in tasks.values()
@@ -90,7 +93,7 @@ def test_definition_uses_only_sdk_and_optimized_integrations_with_retry_and_catc
         for error in retrier["ErrorEquals"]
     }
     # AWS spells aws-sdk errors <Service>.<Error>Exception in PascalCase (moto's lower case is a test adaptation)
-    assert all(re.match(r"^(Rekognition|Lambda|Sqs|CloudWatch)\.[A-Z]\w+Exception$", e) for e in aws_sdk_errors)
+    assert all(re.match(r"^(Rekognition|Lambda|Sqs|CloudWatch|Sfn)\.[A-Z]\w+Exception$", e) for e in aws_sdk_errors)
     assert "Rekognition.ThrottlingException" in aws_sdk_errors
     assert "Lambda.TooManyRequestsException" in aws_sdk_errors
 
@@ -99,7 +102,13 @@ def test_definition_uses_only_sdk_and_optimized_integrations_with_retry_and_catc
 _OPTIMIZED_SERVICES = {"dynamodb": ("DynamoDB", "dynamodb"), "events": ("EventBridge", "events")}
 # aws-sdk integrations: Step Functions' prefix for each service of the definition (AWS docs, "AWS SDK
 # service integrations": errors are <Service>.<Exception class>).
-_SDK_PREFIXES = {"rekognition": "Rekognition", "lambda": "Lambda", "sqs": "Sqs", "cloudwatch": "CloudWatch"}
+_SDK_PREFIXES = {
+    "rekognition": ("Rekognition", "rekognition"),
+    "lambda": ("Lambda", "lambda"),
+    "sqs": ("Sqs", "sqs"),
+    "cloudwatch": ("CloudWatch", "cloudwatch"),
+    "sfn": ("Sfn", "stepfunctions"),
+}
 # Step Functions' own names, documented by the integration rather than by the service model.
 _INTEGRATION_ERRORS = {"EventBridge.FailedEntry"}
 # Errors a retry must never name: the SDKs' base classes, which also cover validation and access denied.
@@ -118,8 +127,8 @@ def _botocore_errors(resource: str) -> tuple[str, set[str]]:
 
     session = botocore.session.get_session()
     if ":aws-sdk:" in resource:
-        service, action = resource.split(":aws-sdk:")[1].split(":")
-        prefix = _SDK_PREFIXES[service]
+        short, action = resource.split(":aws-sdk:")[1].split(":")
+        prefix, service = _SDK_PREFIXES[short]
     else:
         short, action = resource.split(":::")[1].split(":")
         prefix, service = _OPTIMIZED_SERVICES[short]
@@ -146,8 +155,12 @@ def test_retries_name_only_retryable_errors_the_service_models_list() -> None:
                 assert error in _INTEGRATION_ERRORS or _RETRYABLE.search(error.split(".", 1)[1]), (
                     f"{name} retries {error}, which is not a throttling or server-side error"
                 )
-    # and the Catch of the lock's condition names the real error
-    assert "DynamoDB.ConditionalCheckFailedException" in _botocore_errors("arn:aws:states:::dynamodb:putItem")[1]
+    # and every service error a Catch names is one its operation can return (States.* are Step Functions' own)
+    for name, task in tasks.items():
+        _, modeled = _botocore_errors(task["Resource"])
+        for catcher in task.get("Catch", []):
+            for error in catcher["ErrorEquals"]:
+                assert error.startswith("States.") or error in modeled, f"{name} catches {error}, never returned"
 
 
 def test_every_path_past_the_lock_goes_through_teardown() -> None:

@@ -357,25 +357,24 @@ def test_model_left_running_by_a_dead_session_is_adopted_and_stopped(
     assert harness.cleanup_marker() is None
 
 
-def test_lock_held_by_another_session_means_no_side_effects(harness: ControllerHarness) -> None:
-    # Given another live session holds the lock
-    other = "arn:aws:states:us-east-1:123456789012:execution:clp-produce-quality-controller:other"
-    harness.put_lock(owner=other, expires_at=int(time.time()) + 3600)
+def test_lock_of_an_execution_that_no_longer_exists_is_taken_over(harness: ControllerHarness) -> None:
+    # Given an unexpired lock whose holder Step Functions does not know (its state machine was replaced)
+    gone = "arn:aws:states:us-east-1:123456789012:execution:clp-produce-quality-controller:gone"
+    harness.put_lock(owner=gone, expires_at=int(time.time()) + 3600)
     harness.send(2)
+    detect = DetectLambdaStandIn(harness)
 
-    # When a second trigger starts the controller
+    # When a trigger starts the controller
     execution = harness.run()
+    detect.join()
 
-    # Then it succeeds at once without touching the model, the mapping, the queue or the lock
-    assert execution.status == "SUCCEEDED"
-    assert execution.output is not None and execution.output["outcome"] == "LockHeld"
-    assert sum(harness.emulator.calls.values()) == 0
-    assert _mapping_updates(execution) == []
-    assert harness.depth() == 2
+    # Then it takes the lock from the vanished holder and runs a normal session
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.output is not None and execution.output["outcome"] == "Drained"
+    assert {"DescribeHolder", "TakeOverLock"} <= set(execution.states_entered())
+    assert detect.consumed == 2
     assert harness.emulator.status(VERSION_ARN) == "STOPPED"
-    lock = harness.lock()
-    assert lock is not None and lock["owner"]["S"] == other
-    assert harness.ledger() == []
+    _assert_lock_released(harness)
 
 
 def test_concurrent_triggers_run_exactly_one_session(harness: ControllerHarness) -> None:
@@ -389,9 +388,13 @@ def test_concurrent_triggers_run_exactly_one_session(harness: ControllerHarness)
     others = [harness.start(trigger="backlog"), harness.start(trigger="recheck")]
     results = [harness.wait(arn) for arn in [first, *others]]
 
-    # Then one session ran and the others ended on the held lock
+    # Then one session ran and the others, seeing its holder RUNNING, ended on the held lock
     outcomes = sorted(result.output["outcome"] for result in results if result.output)
     assert outcomes == ["LockHeld", "LockHeld", "WindowEnded"]
+    for result in results:
+        if result.output and result.output["outcome"] == "LockHeld":
+            assert "DescribeHolder" in result.states_entered() and "TakeOverLock" not in result.states_entered()
+            assert sum(1 for s in result.states_entered() if s.startswith("Describe")) == 1
     assert harness.emulator.calls["StartProjectVersion"] == 1
     assert harness.emulator.status(VERSION_ARN) == "STOPPED"
     _assert_lock_released(harness)

@@ -42,9 +42,10 @@ def test_each_model_has_its_own_controller_backfill_queue_dlq_and_mapping(scale_
 def test_schedules_exist_only_where_the_mode_says(scale_stack: SynthesizedScale) -> None:
     descriptions = [s["Properties"]["Description"] for s in scale_stack.resources("AWS::Scheduler::Schedule").values()]
     windows = sorted(d.split()[1] for d in descriptions if d.startswith("Start "))
-    rechecks = sorted(d.split()[2] for d in descriptions if d.startswith("Re-check "))
+    rechecks = sorted(d.split()[1].rstrip(":") for d in descriptions if d.startswith("Re-check "))
     assert windows == ["logos", "produce"]  # scheduled + both
-    assert rechecks == ["parts", "produce"]  # on_demand + both
+    # every mode: the backlog re-check (on_demand, both) doubles as the look for what a session left behind
+    assert rechecks == ["logos", "parts", "produce"]
 
 
 def test_backlog_alarms_and_rules_exist_only_for_on_demand_and_both(scale_stack: SynthesizedScale) -> None:
