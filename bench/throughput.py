@@ -17,6 +17,7 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,6 +124,64 @@ def _message(n: int) -> dict[str, Any]:
     return {"id": f"m-{n}", "body": json.dumps({"Records": [record]}), "receives": 0}
 
 
+class _Queue:
+    """The detect queue as the workers see it: batches of up to 10, failures back to the tail until MAX_RECEIVES."""
+
+    def __init__(self, images: int) -> None:
+        self._messages: deque[dict[str, Any]] = deque(_message(n) for n in range(images))
+        self._lock = threading.Lock()
+        self.dead_lettered = 0
+
+    def receive(self) -> list[dict[str, Any]]:
+        with self._lock:
+            batch = [self._messages.popleft() for _ in range(min(10, len(self._messages)))]
+        for m in batch:
+            m["receives"] += 1
+        return batch
+
+    def settle(self, batch: list[dict[str, Any]], failed: Container[object]) -> None:
+        with self._lock:
+            for m in batch:
+                if m["id"] not in failed:
+                    continue
+                if m["receives"] >= MAX_RECEIVES:
+                    self.dead_lettered += 1
+                else:
+                    self._messages.append(m)
+
+
+def _sqs_event(batch: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "Records": [
+            {"messageId": m["id"], "receiptHandle": m["id"], "body": m["body"], "eventSource": "aws:sqs"} for m in batch
+        ]
+    }
+
+
+def _settings() -> Settings:
+    return Settings.model_validate(
+        {
+            "MODEL_NAME": "bench",
+            "PROJECT_VERSION_ARN": VERSION_ARN,
+            "MODEL_PREFIX": "bench/",
+            "RESULTS_TABLE": "t",
+            "EVENT_BUS_NAME": "b",
+            "QUEUE_URL": "q",
+        }
+    )
+
+
+def _run_workers(count: int, work: Any) -> float:
+    """Seconds for ``count`` threads running ``work`` until each returns (the mapping's concurrent invocations)."""
+    began = time.perf_counter()
+    threads = [threading.Thread(target=work) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - began
+
+
 def run_one(units: int, seconds_of_work: float, *, tps: float = 5.0, call_seconds: float = 1.0) -> ThroughputResult:
     logger.setLevel("ERROR")
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
@@ -147,19 +206,8 @@ def run_one(units: int, seconds_of_work: float, *, tps: float = 5.0, call_second
         status="RUNNING",
         inference_units=units,
     )
-    settings = Settings.model_validate(
-        {
-            "MODEL_NAME": "bench",
-            "PROJECT_VERSION_ARN": VERSION_ARN,
-            "MODEL_PREFIX": "bench/",
-            "RESULTS_TABLE": "t",
-            "EVENT_BUS_NAME": "b",
-            "QUEUE_URL": "q",
-        }
-    )
-    queue: deque[dict[str, Any]] = deque(_message(n) for n in range(images))
-    lock = threading.Lock()
-    dead = 0
+    settings = _settings()
+    queue = _Queue(images)
     context: Any = _Context()
     with emulator:
         client = emulator.client("us-east-1")
@@ -173,38 +221,15 @@ def run_one(units: int, seconds_of_work: float, *, tps: float = 5.0, call_second
         )
 
         def worker() -> None:
-            nonlocal dead
-            while True:
-                with lock:
-                    batch = [queue.popleft() for _ in range(min(10, len(queue)))]
-                if not batch:
-                    return
-                for m in batch:
-                    m["receives"] += 1
-                event = {
-                    "Records": [
-                        {"messageId": m["id"], "receiptHandle": m["id"], "body": m["body"], "eventSource": "aws:sqs"}
-                        for m in batch
-                    ]
-                }
-                failed = {f["itemIdentifier"] for f in handle(event, context, settings, deps)["batchItemFailures"]}
-                with lock:
-                    for m in batch:
-                        if m["id"] in failed:
-                            if m["receives"] >= MAX_RECEIVES:
-                                dead += 1
-                            else:
-                                queue.append(m)
+            while batch := queue.receive():
+                response = handle(_sqs_event(batch), context, settings, deps)
+                queue.settle(batch, {f["itemIdentifier"] for f in response["batchItemFailures"]})
 
-        began = time.perf_counter()
-        threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        elapsed = time.perf_counter() - began
+        elapsed = _run_workers(concurrency, worker)
         throttled = emulator.errors.get("ProvisionedThroughputExceededException", 0)
-    return ThroughputResult(units, capacity, concurrency, images, store.results, elapsed, throttled, dead)
+    return ThroughputResult(
+        units, capacity, concurrency, images, store.results, elapsed, throttled, queue.dead_lettered
+    )
 
 
 def run_b2(seconds_of_work: float = 20.0, units: tuple[int, ...] = (1, 2, 4)) -> list[ThroughputResult]:
