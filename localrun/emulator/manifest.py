@@ -101,6 +101,17 @@ def _confidence(raw: object, identity: str, label: str, index: int) -> float:
     return stable_confidence(identity, label, index)
 
 
+@dataclass(frozen=True)
+class _ImageRef:
+    """Where a manifest line's image is, and the identity its stable confidences derive from."""
+
+    identity: str
+    sha256: str | None = None
+    s3_bucket: str | None = None
+    s3_key: str | None = None
+    local_path: Path | None = None
+
+
 class _LineParser:
     """Parses one manifest line; raises ``ManifestError`` naming the line."""
 
@@ -113,34 +124,46 @@ class _LineParser:
         return ManifestError(message, self.line_number, self.source)
 
     def parse(self, text: str) -> ManifestEntry:
+        obj = self._json_object(text)
+        source_ref = obj.get("source-ref")
+        if not isinstance(source_ref, str) or not source_ref:
+            raise self.fail("missing source-ref")
+        image = self._locate(source_ref)
+        return ManifestEntry(
+            line_number=self.line_number,
+            source_ref=source_ref,
+            labels=tuple(self._all_labels(obj, image.identity)),
+            sha256=image.sha256,
+            s3_bucket=image.s3_bucket,
+            s3_key=image.s3_key,
+            local_path=image.local_path,
+        )
+
+    def _json_object(self, text: str) -> dict[str, Any]:
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
             raise self.fail(f"invalid JSON ({exc.msg} at column {exc.colno})") from exc
         if not isinstance(obj, dict):
             raise self.fail("a manifest line must be a JSON object")
-        source_ref = obj.get("source-ref")
-        if not isinstance(source_ref, str) or not source_ref:
-            raise self.fail("missing source-ref")
+        return obj
 
-        sha: str | None = None
-        bucket: str | None = None
-        key: str | None = None
-        local_path: Path | None = None
+    def _locate(self, source_ref: str) -> _ImageRef:
+        """Where the image is; its identity is the S3 URI, or the file's SHA-256 (lookups go by content)."""
         if source_ref.startswith("s3://"):
             try:
                 bucket, key = parse_s3_uri(source_ref)
             except ValueError as exc:
                 raise self.fail(str(exc)) from exc
-            identity = source_ref
-        else:
-            local_path = self._local_path(source_ref)
-            try:
-                sha = hashlib.sha256(local_path.read_bytes()).hexdigest()
-            except OSError as exc:
-                raise self.fail(f"cannot read image {str(local_path)!r}: {exc.strerror}") from exc
-            identity = sha
+            return _ImageRef(identity=source_ref, s3_bucket=bucket, s3_key=key)
+        local_path = self._local_path(source_ref)
+        try:
+            sha = hashlib.sha256(local_path.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise self.fail(f"cannot read image {str(local_path)!r}: {exc.strerror}") from exc
+        return _ImageRef(identity=sha, sha256=sha, local_path=local_path)
 
+    def _all_labels(self, obj: Mapping[str, Any], identity: str) -> list[ManifestLabel]:
         labels: list[ManifestLabel] = []
         for field, metadata in obj.items():
             if not field.endswith(_METADATA_SUFFIX):
@@ -151,15 +174,7 @@ class _LineParser:
             if not isinstance(metadata, dict):
                 raise self.fail(f"{field!r} must be an object")
             labels.extend(self._labels(attr, obj[attr], metadata, identity))
-        return ManifestEntry(
-            line_number=self.line_number,
-            source_ref=source_ref,
-            labels=tuple(labels),
-            sha256=sha,
-            s3_bucket=bucket,
-            s3_key=key,
-            local_path=local_path,
-        )
+        return labels
 
     def _local_path(self, ref: str) -> Path:
         path = Path(ref.removeprefix("file://"))
@@ -206,12 +221,7 @@ class _LineParser:
         if not isinstance(value, dict):
             raise self.fail(f"{attr!r} must be an object with image_size and annotations")
         class_map = self._class_map(attr, metadata)
-        sizes = value.get("image_size")
-        if not isinstance(sizes, list) or not sizes or not isinstance(sizes[0], dict):
-            raise self.fail(f"{attr!r} needs image_size [{{width, height, depth}}]")
-        width, height = _number(sizes[0].get("width")), _number(sizes[0].get("height"))
-        if not width or not height:
-            raise self.fail(f"{attr!r} image_size needs positive width and height")
+        width, height = self._image_size(attr, value)
         annotations = value.get("annotations")
         if not isinstance(annotations, list):
             raise self.fail(f"{attr!r} needs an annotations list")
@@ -221,26 +231,42 @@ class _LineParser:
 
         labels = []
         for i, ann in enumerate(annotations):
-            if not isinstance(ann, dict):
-                raise self.fail(f"annotation {i} of {attr!r} must be an object")
-            class_id = ann.get("class_id")
-            if not _is_index(class_id):
-                raise self.fail(f"annotation {i} of {attr!r} needs an integer class_id")
-            name = class_map.get(str(class_id))
-            if name is None:
-                raise self.fail(f"class_id {class_id} of annotation {i} of {attr!r} is not in class-map")
-            left, top, box_w, box_h = (_number(ann.get(k)) for k in ("left", "top", "width", "height"))
-            if left is None or top is None or box_w is None or box_h is None:
-                raise self.fail(f"annotation {i} of {attr!r} needs non-negative left, top, width, height")
+            name, box = self._annotation(attr, i, ann, class_map, width, height)
             obj = objects[i] if i < len(objects) and isinstance(objects[i], dict) else {}
-            box = BoundingBox(
-                width=round(box_w / width, 6),
-                height=round(box_h / height, 6),
-                left=round(left / width, 6),
-                top=round(top / height, 6),
-            )
             labels.append(ManifestLabel(name, _confidence(obj.get("confidence"), identity, name, i), box))
         return labels
+
+    def _image_size(self, attr: str, value: Mapping[str, Any]) -> tuple[float, float]:
+        sizes = value.get("image_size")
+        if not isinstance(sizes, list) or not sizes or not isinstance(sizes[0], dict):
+            raise self.fail(f"{attr!r} needs image_size [{{width, height, depth}}]")
+        width, height = _number(sizes[0].get("width")), _number(sizes[0].get("height"))
+        if not width or not height:
+            raise self.fail(f"{attr!r} image_size needs positive width and height")
+        return width, height
+
+    def _annotation(
+        self, attr: str, i: int, ann: object, class_map: Mapping[str, str], width: float, height: float
+    ) -> tuple[str, BoundingBox]:
+        """The class name and the box (as ratios of the image size) of annotation ``i``."""
+        if not isinstance(ann, dict):
+            raise self.fail(f"annotation {i} of {attr!r} must be an object")
+        class_id = ann.get("class_id")
+        if not _is_index(class_id):
+            raise self.fail(f"annotation {i} of {attr!r} needs an integer class_id")
+        name = class_map.get(str(class_id))
+        if name is None:
+            raise self.fail(f"class_id {class_id} of annotation {i} of {attr!r} is not in class-map")
+        left, top, box_w, box_h = (_number(ann.get(k)) for k in ("left", "top", "width", "height"))
+        if left is None or top is None or box_w is None or box_h is None:
+            raise self.fail(f"annotation {i} of {attr!r} needs non-negative left, top, width, height")
+        box = BoundingBox(
+            width=round(box_w / width, 6),
+            height=round(box_h / height, 6),
+            left=round(left / width, 6),
+            top=round(top / height, 6),
+        )
+        return name, box
 
     def _class_map(self, attr: str, metadata: Mapping[str, Any]) -> dict[str, str]:
         class_map = metadata.get("class-map")

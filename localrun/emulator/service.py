@@ -67,46 +67,61 @@ def _member_path(prefix: str, name: str) -> str:
 
 
 def _check_constraints(value: Any, shape: Shape, path: str, problems: list[str]) -> None:
-    meta = shape.metadata
     kind = shape.type_name
     if kind == "structure" and isinstance(value, Mapping) and isinstance(shape, StructureShape):
-        for name, member in shape.members.items():
-            if name in value and value[name] is not None:
-                _check_constraints(value[name], member, _member_path(path, name), problems)
-        return
-    if kind == "list" and isinstance(value, list | tuple):
-        if "max" in meta and len(value) > meta["max"]:
-            problems.append(
-                f"Value at '{path}' failed to satisfy constraint: "
-                f"Member must have length less than or equal to {meta['max']}"
-            )
-        item_shape: Shape | None = getattr(shape, "member", None)
-        if item_shape is not None:
-            for index, item in enumerate(value):
-                _check_constraints(item, item_shape, f"{path}.{index + 1}.member", problems)
-        return
+        _check_structure(value, shape, path, problems)
+    elif kind == "list" and isinstance(value, list | tuple):
+        _check_list(value, shape, path, problems)
+    elif kind in ("string", "blob") and isinstance(value, str | bytes | bytearray):
+        _check_text(value, shape, path, problems)
+    elif kind in ("integer", "long", "float", "double") and isinstance(value, int | float):
+        _check_number(value, shape, path, problems)
+
+
+def _check_structure(value: Mapping[str, Any], shape: StructureShape, path: str, problems: list[str]) -> None:
+    for name, member in shape.members.items():
+        if name in value and value[name] is not None:
+            _check_constraints(value[name], member, _member_path(path, name), problems)
+
+
+def _check_list(value: list[Any] | tuple[Any, ...], shape: Shape, path: str, problems: list[str]) -> None:
+    meta = shape.metadata
+    if "max" in meta and len(value) > meta["max"]:
+        problems.append(
+            f"Value at '{path}' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {meta['max']}"
+        )
+    item_shape: Shape | None = getattr(shape, "member", None)
+    if item_shape is not None:
+        for index, item in enumerate(value):
+            _check_constraints(item, item_shape, f"{path}.{index + 1}.member", problems)
+
+
+def _check_text(value: str | bytes | bytearray, shape: Shape, path: str, problems: list[str]) -> None:
+    meta = shape.metadata
     shown = "<bytes>" if isinstance(value, bytes | bytearray) else str(value)
-    if kind in ("string", "blob") and isinstance(value, str | bytes | bytearray):
-        if "max" in meta and len(value) > meta["max"]:
-            problems.append(
-                f"Value '{shown}' at '{path}' failed to satisfy constraint: "
-                f"Member must have length less than or equal to {meta['max']}"
-            )
-        if kind == "string" and "pattern" in meta and not re.fullmatch(meta["pattern"], str(value)):
-            problems.append(
-                f"Value '{shown}' at '{path}' failed to satisfy constraint: "
-                f"Member must satisfy regular expression pattern: {meta['pattern']}"
-            )
-        if isinstance(shape, StringShape) and shape.enum and value not in shape.enum:
-            problems.append(
-                f"Value '{shown}' at '{path}' failed to satisfy constraint: "
-                f"Member must satisfy enum value set: [{', '.join(shape.enum)}]"
-            )
-        return
-    numeric = kind in ("integer", "long", "float", "double") and isinstance(value, int | float)
-    if numeric and "max" in meta and value > meta["max"]:
+    if "max" in meta and len(value) > meta["max"]:
         problems.append(
             f"Value '{shown}' at '{path}' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {meta['max']}"
+        )
+    if shape.type_name == "string" and "pattern" in meta and not re.fullmatch(meta["pattern"], str(value)):
+        problems.append(
+            f"Value '{shown}' at '{path}' failed to satisfy constraint: "
+            f"Member must satisfy regular expression pattern: {meta['pattern']}"
+        )
+    if isinstance(shape, StringShape) and shape.enum and value not in shape.enum:
+        problems.append(
+            f"Value '{shown}' at '{path}' failed to satisfy constraint: "
+            f"Member must satisfy enum value set: [{', '.join(shape.enum)}]"
+        )
+
+
+def _check_number(value: float, shape: Shape, path: str, problems: list[str]) -> None:
+    meta = shape.metadata
+    if "max" in meta and value > meta["max"]:
+        problems.append(
+            f"Value '{value}' at '{path}' failed to satisfy constraint: "
             f"Member must have value less than or equal to {meta['max']}"
         )
 
