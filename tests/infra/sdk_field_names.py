@@ -151,39 +151,60 @@ def expression_skeletons(expression: str) -> list[Skeleton]:
 def _node_skeletons(node: Any) -> list[Skeleton]:
     kind, value = getattr(node, "type", None), getattr(node, "value", None)
     if kind == "unary" and value == "{":
-        obj: dict[str, list[Any]] = {}
-        for key_node, value_node in node.lhs_object or []:
-            if getattr(key_node, "type", None) == "string":
-                obj.setdefault(key_node.value, []).extend(_node_skeletons(value_node))
-        return [obj]
+        return [_object_skeleton(node)]
     if kind == "unary" and value == "[":
-        items: list[Any] = []
-        for item in node.expressions or []:
-            nested = getattr(item, "type", None) == "unary" and getattr(item, "value", None) == "["
-            for skeleton in _node_skeletons(item):
-                # An array constructor flattens the arrays its items evaluate to, except nested constructors.
-                if isinstance(skeleton, tuple) and not nested:
-                    items.extend(skeleton[1])
-                else:
-                    items.append(skeleton)
-        return [("list", items)]
+        return [_array_skeleton(node)]
     if kind == "condition":
         return _node_skeletons(node.then) + (_node_skeletons(node._else) if node._else is not None else [])
     if kind == "block":
         return _node_skeletons(node.expressions[-1]) if node.expressions else [None]
     if kind == "function" and node.procedure is not None:
-        name, arguments = getattr(node.procedure, "value", None), node.arguments or []
-        if name == "merge" and arguments:
-            merged: dict[str, list[Any]] = {}
-            for skeleton in _node_skeletons(arguments[0]):
-                for part in skeleton[1] if isinstance(skeleton, tuple) else [skeleton]:
-                    if isinstance(part, dict):
-                        for key, values in part.items():
-                            merged.setdefault(key, []).extend(values)
-            return [merged]
-        if name == "map" and len(arguments) > 1 and getattr(arguments[1], "type", None) == "lambda":
-            return [("list", _node_skeletons(arguments[1].body))]
+        return _function_skeletons(getattr(node.procedure, "value", None), node.arguments or [])
     return [None]
+
+
+def _is_array_constructor(node: Any) -> bool:
+    return getattr(node, "type", None) == "unary" and getattr(node, "value", None) == "["
+
+
+def _object_skeleton(node: Any) -> Skeleton:
+    obj: dict[str, list[Any]] = {}
+    for key_node, value_node in node.lhs_object or []:
+        if getattr(key_node, "type", None) == "string":
+            obj.setdefault(key_node.value, []).extend(_node_skeletons(value_node))
+    return obj
+
+
+def _array_skeleton(node: Any) -> Skeleton:
+    items: list[Any] = []
+    for item in node.expressions or []:
+        nested = _is_array_constructor(item)
+        for skeleton in _node_skeletons(item):
+            # An array constructor flattens the arrays its items evaluate to, except nested constructors.
+            if isinstance(skeleton, tuple) and not nested:
+                items.extend(skeleton[1])
+            else:
+                items.append(skeleton)
+    return ("list", items)
+
+
+def _function_skeletons(name: object, arguments: list[Any]) -> list[Skeleton]:
+    if name == "merge" and arguments:
+        return [_merged_skeleton(_node_skeletons(arguments[0]))]
+    if name == "map" and len(arguments) > 1 and getattr(arguments[1], "type", None) == "lambda":
+        return [("list", _node_skeletons(arguments[1].body))]
+    return [None]
+
+
+def _merged_skeleton(skeletons: list[Skeleton]) -> Skeleton:
+    """``$merge`` of an array of objects: their keys together (a key in several keeps every value)."""
+    merged: dict[str, list[Any]] = {}
+    for skeleton in skeletons:
+        for part in skeleton[1] if isinstance(skeleton, tuple) else [skeleton]:
+            if isinstance(part, dict):
+                for key, values in part.items():
+                    merged.setdefault(key, []).extend(values)
+    return merged
 
 
 def _value_skeletons(value: Any) -> list[Skeleton]:
@@ -218,15 +239,22 @@ class Checker:
             if isinstance(shape, ListShape):
                 for item in skeleton[1]:
                     self._skeleton(state, integration, item, shape.member, f"{where}[]")
-            return
-        if isinstance(shape, MapShape):
-            for key, values in skeleton.items():
-                self._map_key(state, where, key, shape)
-                for value in values:
-                    self._skeleton(state, integration, value, shape.value, f"{where}.{key}")
-            return
-        if not isinstance(shape, StructureShape):
-            return
+        elif isinstance(shape, MapShape):
+            self._map_skeleton(state, integration, skeleton, shape, where)
+        elif isinstance(shape, StructureShape):
+            self._structure_skeleton(state, integration, skeleton, shape, where)
+
+    def _map_skeleton(
+        self, state: str, integration: Integration, skeleton: dict[str, list[Any]], shape: MapShape, where: str
+    ) -> None:
+        for key, values in skeleton.items():
+            self._map_key(state, where, key, shape)
+            for value in values:
+                self._skeleton(state, integration, value, shape.value, f"{where}.{key}")
+
+    def _structure_skeleton(
+        self, state: str, integration: Integration, skeleton: dict[str, list[Any]], shape: StructureShape, where: str
+    ) -> None:
         names = {integration.name_of(member): member for member in shape.members}
         for key, values in skeleton.items():
             self.checked_keys += 1
