@@ -39,20 +39,25 @@ def same(python: Any, node: Any, path: str = "$") -> str | None:
     if isinstance(python, int | float) and isinstance(node, int | float):
         return None if math.isclose(python, node, rel_tol=1e-9, abs_tol=0.0) else f"{path}: {python!r} != {node!r}"
     if isinstance(python, dict) and isinstance(node, dict):
-        if python.keys() != node.keys():
-            return f"{path}: keys {sorted(python)} != {sorted(node)}"
-        for key in python:
-            if difference := same(python[key], node[key], f"{path}.{key}"):
-                return difference
-        return None
+        return _same_objects(python, node, path)
     if isinstance(python, list) and isinstance(node, list):
-        if len(python) != len(node):
-            return f"{path}: {len(python)} items != {len(node)}"
-        for index, (left, right) in enumerate(zip(python, node, strict=True)):
-            if difference := same(left, right, f"{path}[{index}]"):
-                return difference
-        return None
+        return _same_arrays(python, node, path)
     return None if python == node and type(python) is type(node) else f"{path}: {python!r} != {node!r}"
+
+
+def _same_objects(python: dict[str, Any], node: dict[str, Any], path: str) -> str | None:
+    if python.keys() != node.keys():
+        return f"{path}: keys {sorted(python)} != {sorted(node)}"
+    differences = (same(python[key], node[key], f"{path}.{key}") for key in python)
+    return next((d for d in differences if d), None)
+
+
+def _same_arrays(python: list[Any], node: list[Any], path: str) -> str | None:
+    if len(python) != len(node):
+        return f"{path}: {len(python)} items != {len(node)}"
+    pairs = enumerate(zip(python, node, strict=True))
+    differences = (same(left, right, f"{path}[{index}]") for index, (left, right) in pairs)
+    return next((d for d in differences if d), None)
 
 
 def disagreement(python: dict[str, Any], node: dict[str, Any]) -> str | None:
