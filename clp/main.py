@@ -9,13 +9,20 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from clp import ops
-from clp.backfill import backfill_command
-from clp.preflight import preflight_command
+from clp import render as output
+from clp.commands.backfill import backfill_command
+from clp.commands.cost import cost_command
+from clp.commands.preflight import preflight_command
+from clp.commands.redrive import redrive_command
+from clp.commands.results import results_command
+from clp.commands.start import start_command
+from clp.commands.status import status_command
+from clp.commands.stop import stop_command
+from clp.deployment import pipeline_config
+from clp.errors import ClpError
 from clp.report import render, summary
-from infra.config import DEFAULT_CDK_JSON, ConfigError, PipelineConfig, load_config
+from infra.config import DEFAULT_CDK_JSON, PipelineConfig
 from localrun.emulator import Manifest, ManifestError
 from localrun.rehearsal import Progress as RunProgress, Rehearsal, RehearsalTimeoutError, RunResult, run_directory
 from localrun.runtime import OfflineRuntime, RuntimeOptions
@@ -29,15 +36,15 @@ app = typer.Typer(
 )
 local_app = typer.Typer(help="Run the pipeline offline (moto + the Custom Labels emulator).", no_args_is_help=True)
 app.add_typer(local_app, name="local")
-app.command("backfill")(backfill_command)
-app.command("preflight")(preflight_command)
 for _name, _command in (
-    ("status", ops.status_command),
-    ("start", ops.start_command),
-    ("stop", ops.stop_command),
-    ("results", ops.results_command),
-    ("cost", ops.cost_command),
-    ("redrive", ops.redrive_command),
+    ("status", status_command),
+    ("start", start_command),
+    ("stop", stop_command),
+    ("results", results_command),
+    ("cost", cost_command),
+    ("redrive", redrive_command),
+    ("backfill", backfill_command),
+    ("preflight", preflight_command),
 ):
     app.command(_name)(_command)
 
@@ -61,11 +68,9 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 def _config(path: Path) -> PipelineConfig:
     try:
-        return load_config(path)
-    except FileNotFoundError as exc:
-        raise fail(f"config file not found: {path}") from exc
-    except (ConfigError, json.JSONDecodeError) as exc:
-        raise fail(f"{path}: {str(exc).splitlines()[0]} {' '.join(str(exc).splitlines()[1:])}".strip()) from exc
+        return pipeline_config(path)
+    except ClpError as exc:
+        raise fail(str(exc), exc.exit_code) from exc
 
 
 def _check_images(images: Path) -> list[Path]:
@@ -103,16 +108,8 @@ def _run_with_progress(
 ) -> RunResult:
     if not show:
         return run_directory(config, images, runtime_options=options, timeout_seconds=timeout)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(bar_width=20),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=False,
-    ) as bar:
-        task = bar.add_task("images", total=total, status="uploading")
+    with output.progress() as bar:
+        task = output.add_task(bar, "images", total, status="uploading")
 
         def update(p: RunProgress) -> None:
             bar.update(

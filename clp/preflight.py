@@ -12,8 +12,8 @@ permission). The checks, in order, each one or more rows of ``check, subject, st
    version it names (``lambda:GetLayerVersionByArn``): it exists and fits the runtime and arm64;
 4. every model version (``rekognition:DescribeProjectVersions``): it exists and can be started.
 
-A command parses options, :class:`Preflight` owns the clients and collects the rows, and
-:func:`render` draws them (the operator commands' split, clp/ops.py).
+The command (clp/commands/preflight.py) parses options, :class:`Preflight` owns the clients and
+collects the rows, and the command's renderer draws them (the split of every clp command).
 """
 
 from __future__ import annotations
@@ -21,18 +21,16 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import boto3
-import typer
 from botocore.exceptions import ClientError, NoCredentialsError
 
-from clp.ops import Clients, JsonOption, RegionOption, StackOption, _print_json, _table, handled, out
+from clp.deployment import Clients
 from infra import constants
-from infra.config import DEFAULT_CDK_JSON, LifecycleMode, ModelConfig, PipelineConfig
+from infra.config import LifecycleMode, ModelConfig, PipelineConfig
 from infra.statemachines import (
     backfill_definition,
     backfill_substitutions,
@@ -42,7 +40,6 @@ from infra.statemachines import (
     substitute,
 )
 
-EXIT_FINDINGS = 1
 # Both state machines are STANDARD workflows (infra/constructs/controller.py, backfill.py).
 STATE_MACHINE_TYPE = "STANDARD"
 # WARNING returns warnings and errors (the API's default, ERROR, would hide the warnings).
@@ -425,31 +422,11 @@ class Preflight:
         return rows
 
 
-# -- output and the command --------------------------------------------------------------------------------
-
-_COLOURS = {
-    Status.OK: "green",
-    Status.FINDING: "bold red",
-    Status.WARNING: "yellow",
-    Status.NOTE: "yellow",
-    Status.SKIPPED: "dim",
-}
+# -- what the rows add up to --------------------------------------------------------------------------------
 
 
 def findings(rows: list[Row]) -> int:
     return sum(1 for row in rows if row.status is Status.FINDING)
-
-
-def render(rows: list[Row], *, stack: str, region: str | None) -> None:
-    table = _table("check", "subject", "status", "detail", title=f"preflight · {stack} · {region or 'no region'}")
-    for row in rows:
-        table.add_row(row.check, row.subject, f"[{_COLOURS[row.status]}]{row.status}[/]", row.detail)
-    out.print(table)
-    count = findings(rows)
-    if count:
-        out.print(f"[bold red]{count} finding(s)[/]: fix them before `make deploy`", highlight=False)
-    else:
-        out.print("[green]every check passed[/]", highlight=False)
 
 
 def resolve_region(region: str | None) -> tuple[str | None, str]:
@@ -460,57 +437,3 @@ def resolve_region(region: str | None) -> tuple[str | None, str]:
     if os.environ.get("AWS_REGION"):
         return os.environ["AWS_REGION"], "AWS_REGION"
     return boto3.session.Session().region_name, "AWS configuration"
-
-
-def preflight_command(
-    stack: StackOption = None,
-    region: RegionOption = None,
-    config_path: Annotated[
-        Path, typer.Option("--config", help="cdk.json whose 'pipeline' block configures the pipeline.")
-    ] = DEFAULT_CDK_JSON,
-    as_json: JsonOption = False,
-) -> None:
-    """Check, read-only, what only your AWS account can answer before a deploy; changes nothing.
-
-    1. A region and working credentials (sts:GetCallerIdentity); every model ARN in that account and region.
-
-    2. Every controller and backfill definition through Step Functions' ValidateStateMachineDefinition.
-    ERROR diagnostics are findings; WARNING diagnostics are shown but are not findings.
-
-    3. The public Powertools layer parameter (ssm:GetParameter) and the layer version it names
-    (lambda:GetLayerVersionByArn): it exists and lists python3.14 and arm64.
-
-    4. Every model version (rekognition:DescribeProjectVersions): it exists and is STOPPED, FAILED,
-    TRAINING_COMPLETED or COPYING_COMPLETED. RUNNING is a note: the controller never stops it.
-
-    Region: --region, else AWS_REGION, else AWS_DEFAULT_REGION or your profile's region. --stack only
-    names the stand-ins for what CloudFormation names at deploy time.
-
-    Exit status: 0 when every check passes, 1 on any finding, 2 on invalid usage (bad --config).
-    """
-    # clp.main registers this command, so a top-level import would be circular; its loader gives exit 2.
-    from clp.main import _config  # noqa: PLC0415
-
-    config = _config(config_path)
-    name = stack or config.stack_name
-    target, source = resolve_region(region)
-    with handled():
-        clients = Clients(target)
-        preflight = Preflight(clients, config, stack=name, region=target, region_source=source)
-        rows = preflight.run()
-    count = findings(rows)
-    if as_json:
-        _print_json(
-            {
-                "stack": name,
-                "region": target,
-                "account": preflight.account,
-                "ok": count == 0,
-                "findings": count,
-                "checks": [asdict(row) for row in rows],
-            }
-        )
-    else:
-        render(rows, stack=name, region=target)
-    if count:
-        raise typer.Exit(EXIT_FINDINGS)

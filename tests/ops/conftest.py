@@ -24,11 +24,12 @@ import pytest
 from botocore import handlers as botocore_handlers
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
-from clp import ops
+from clp import render
 from infra.statemachines import controller_definition, controller_substitutions, execution_timeout_seconds, substitute
-from lambdas.detect.adapters import DynamoResultsRepository, PublishClaim
+from lambdas.detect.adapters import DynamoResultsRepository
 from lambdas.detect.mapping import event_detail
 from lambdas.detect.models import DetectionResult, ImageRef, Label
+from lambdas.detect.ports import PublishClaim
 from localrun.moto_adapt import moto_definition
 from localrun.resources import create_results_table
 from tests.controller import conftest as controller_fixtures
@@ -177,7 +178,7 @@ def manifest_for(harness: ControllerHarness, controller_arn: str, dlq_url: str) 
 @pytest.fixture
 def deployed(harness: ControllerHarness, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setattr(ops.out, "width", 200)  # tables fold at the runner's 80 columns
+    monkeypatch.setattr(render.out, "width", 200)  # tables fold at the runner's 80 columns
     fast = pipeline_config(idle_grace_seconds=0)
     model = fast.models[0]
     substitutions = controller_substitutions(

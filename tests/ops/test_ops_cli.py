@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from clp.main import app
-from clp.ops import request_stop
+from clp.queries import request_stop
 from tests.controller.conftest import MODEL, VERSION_ARN
 from tests.ops.conftest import OTHER_MODEL, STACK, Deployed
 

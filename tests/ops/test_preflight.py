@@ -24,7 +24,8 @@ import pytest
 from botocore.stub import Stubber
 from typer.testing import CliRunner
 
-from clp import ops, preflight
+from clp import preflight, render
+from clp.commands import preflight as preflight_command
 from clp.main import app
 from clp.preflight import LAMBDA_ARCHITECTURE, Definition, Status, definitions, validate_definition
 from infra import constants
@@ -120,8 +121,8 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[StubbedAccount]:
         world.regions.append(region)
         return world
 
-    monkeypatch.setattr(preflight, "Clients", clients)
-    monkeypatch.setattr(ops.out, "width", 250)  # tables fold at the runner's 80 columns
+    monkeypatch.setattr(preflight_command, "Clients", clients)
+    monkeypatch.setattr(render.out, "width", 250)  # tables fold at the runner's 80 columns
     for stub in world.stubs.values():
         stub.activate()
     yield world
@@ -211,7 +212,7 @@ def test_no_credentials_is_one_clear_finding_and_the_rest_is_skipped(
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setattr(ops.out, "width", 250)
+    monkeypatch.setattr(render.out, "width", 250)
 
     # When preflight runs (real Clients, no Stubber), as a table and as JSON
     table = clp("--region", REGION)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime
 
 import boto3
@@ -12,49 +13,56 @@ import pytest
 from botocore.stub import Stubber
 from typer.testing import CliRunner
 
-from clp import backfill
-from clp.backfill import BackfillError, parse_s3_url, resolve_target
+from clp.commands import backfill
+from clp.commands.backfill import parse_s3_url, resolve_target
+from clp.deployment import parse_manifest
+from clp.errors import EXIT_ERROR, EXIT_USAGE, BackfillError, ClpError, UsageError
 from clp.main import app
-from tests.scale.conftest import BUCKET, REGION, BackfillEnv
+from tests.ops.conftest import DescribeStacksResponder
+from tests.scale.conftest import BUCKET, REGION, TABLE, BackfillEnv
 
 runner = CliRunner()
+STACK = "CustomLabelsPipeline"
 
 
-def _manifest(env: BackfillEnv) -> dict[str, object]:
+def _model(prefix: str, queue_url: str = "q", **arns: str) -> dict[str, str]:
+    """A model entry of the PipelineManifest shape infra/stack.py writes (``_outputs``)."""
+    name = prefix.rstrip("/")
+    version = f"arn:aws:rekognition:{REGION}:123456789012:project/{name}/version/{name}.v1/1700000000000"
     return {
-        "bucket": BUCKET,
-        "models": {
-            "produce": {
-                "prefix": "produce/",
-                "queue_url": env.queue_url,
-                "controller_state_machine_arn": env.controller_arn,
-                "backfill_state_machine_arn": env.backfill_arn,
-            },
-            "parts": {"prefix": "parts/", "queue_url": "q", "backfill_state_machine_arn": "arn"},
-        },
+        "prefix": prefix,
+        "project_version_arn": version,
+        "queue_url": queue_url,
+        "dead_letter_queue_url": f"{queue_url}-dlq",
+        "function": f"clp-{name}-detect",
+        "event_source_mapping_id": "00000000-0000-0000-0000-000000000000",
+        "controller_state_machine_arn": f"arn:aws:states:{REGION}:123456789012:stateMachine:clp-{name}-controller",
+        **arns,
     }
+
+
+def _manifest(models: dict[str, dict[str, str]]) -> dict[str, object]:
+    return {"bucket": BUCKET, "results_table": TABLE, "control_table": "clp-control", "models": models}
+
+
+def _deployed_manifest(env: BackfillEnv) -> dict[str, object]:
+    produce = _model(
+        "produce/",
+        env.queue_url,
+        controller_state_machine_arn=env.controller_arn,
+        backfill_state_machine_arn=env.backfill_arn,
+    )
+    return _manifest({"produce": produce, "parts": _model("parts/", backfill_state_machine_arn="arn")})
 
 
 @pytest.fixture
-def deployed(backfill_env: BackfillEnv, monkeypatch: pytest.MonkeyPatch) -> BackfillEnv:
-    """The stack's outputs (moto's CloudFormation needs extra packages: its one call is stubbed instead)."""
-    stack = {
-        "StackName": "CustomLabelsPipeline",
-        "CreationTime": datetime(2026, 1, 1),
-        "StackStatus": "CREATE_COMPLETE",
-        "Outputs": [{"OutputKey": "PipelineManifest", "OutputValue": json.dumps(_manifest(backfill_env))}],
-    }
-
-    original = backfill.read_manifest
-
-    def read(client: object, stack_name: str) -> dict[str, object]:
-        stubbed = boto3.client("cloudformation", region_name=REGION)
-        with Stubber(stubbed) as stubber:
-            stubber.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": stack_name})
-            return original(stubbed, stack_name)
-
-    monkeypatch.setattr(backfill, "read_manifest", read)
-    return backfill_env
+def deployed(backfill_env: BackfillEnv) -> Iterator[BackfillEnv]:
+    """The stack's outputs (moto's CloudFormation needs extra packages: DescribeStacks is answered instead)."""
+    with DescribeStacksResponder() as stacks:
+        stacks.stacks[STACK] = [
+            {"OutputKey": "PipelineManifest", "OutputValue": json.dumps(_deployed_manifest(backfill_env))}
+        ]
+        yield backfill_env
 
 
 def test_dry_run_counts_and_starts_nothing(deployed: BackfillEnv) -> None:
@@ -101,7 +109,7 @@ def test_follow_shows_progress_until_the_queue_drained(deployed: BackfillEnv, mo
     deployed.put_objects([f"produce/c/{i}.jpg" for i in range(15)])
     # moto's ListMapRuns fails on executions of its own distributed maps: the counts come from S3 here
     # (map_run_counts itself is tested with a stubbed client below).
-    monkeypatch.setattr(backfill, "map_run_counts", lambda sfn, arn: (15, 15, 0))
+    monkeypatch.setattr(backfill.queries, "map_run_counts", lambda sfn, arn: (15, 15, 0))
     stop = threading.Event()
     consumer = boto3.client("sqs", region_name=REGION)
 
@@ -129,46 +137,65 @@ def test_follow_shows_progress_until_the_queue_drained(deployed: BackfillEnv, mo
 
 
 @pytest.mark.parametrize(
-    ("url", "model", "message"),
+    ("url", "model", "error", "message"),
     [
-        ("https://x/y", None, "expected s3://bucket/prefix"),
-        ("s3://other-bucket/produce/", None, "is not the pipeline's uploads bucket"),
-        (f"s3://{BUCKET}/unknown/", None, "no model owns prefix"),
-        (f"s3://{BUCKET}/produce/", "nope", "unknown model"),
-        (f"s3://{BUCKET}/parts/", "produce", "outside model"),
+        ("https://x/y", None, UsageError, "expected s3://bucket/prefix"),
+        ("s3://other-bucket/produce/", None, BackfillError, "is not the pipeline's uploads bucket"),
+        (f"s3://{BUCKET}/unknown/", None, BackfillError, "no model owns prefix"),
+        (f"s3://{BUCKET}/produce/", "nope", BackfillError, "unknown model"),
+        (f"s3://{BUCKET}/parts/", "produce", BackfillError, "outside model"),
     ],
 )
-def test_bad_targets_are_refused_with_the_reason(url: str, model: str | None, message: str) -> None:
-    manifest = {"bucket": BUCKET, "models": {"produce": {"prefix": "produce/"}, "parts": {"prefix": "parts/"}}}
-    with pytest.raises(BackfillError, match=message):
-        resolve_target(manifest, url, model)
+def test_bad_targets_are_refused_with_the_reason(
+    url: str, model: str | None, error: type[ClpError], message: str
+) -> None:
+    # Given a stack with two models
+    deployment = parse_manifest(
+        STACK, json.dumps(_manifest({"produce": _model("produce/"), "parts": _model("parts/")}))
+    )
+
+    # When a target outside what it serves is asked for, Then it is refused with the reason and its exit status
+    with pytest.raises(error, match=message) as refused:
+        resolve_target(deployment, url, model)
+    assert refused.value.exit_code == (EXIT_USAGE if error is UsageError else EXIT_ERROR)
+
+
+def test_a_stack_without_a_backfill_state_machine_is_refused() -> None:
+    # Given a stack deployed before the backfill existed (its manifest names no backfill state machine)
+    deployment = parse_manifest(STACK, json.dumps(_manifest({"produce": _model("produce/")})))
+
+    # Then a backfill is refused with what to do
+    with pytest.raises(BackfillError, match="deploy this version first"):
+        resolve_target(deployment, f"s3://{BUCKET}/produce/", None)
 
 
 def test_the_model_prefix_is_the_default_prefix() -> None:
-    manifest = {
-        "bucket": BUCKET,
-        "models": {"produce": {"prefix": "produce/", "backfill_state_machine_arn": "a", "queue_url": "q"}},
-    }
-    target = resolve_target(manifest, f"s3://{BUCKET}", "produce")
+    deployment = parse_manifest(
+        STACK, json.dumps(_manifest({"produce": _model("produce/", backfill_state_machine_arn="a")}))
+    )
+    target = resolve_target(deployment, f"s3://{BUCKET}", "produce")
     assert (target.prefix, target.model) == ("produce/", "produce")
     assert parse_s3_url(f"s3://{BUCKET}/produce/x/") == (BUCKET, "produce/x/")
 
 
-def test_read_manifest_reads_the_output_and_explains_what_is_missing() -> None:
-    client = boto3.client("cloudformation", region_name=REGION)
-    base = {"StackName": "S", "CreationTime": datetime(2026, 1, 1), "StackStatus": "CREATE_COMPLETE"}
-    with Stubber(client) as stubber:
-        stubber.add_response(
-            "describe_stacks",
-            {"Stacks": [{**base, "Outputs": [{"OutputKey": "PipelineManifest", "OutputValue": '{"bucket": "b"}'}]}]},
-        )
-        stubber.add_response("describe_stacks", {"Stacks": [base]})
-        stubber.add_client_error("describe_stacks", "ValidationError", "Stack with id S does not exist")
-        assert backfill.read_manifest(client, "S") == {"bucket": "b"}
-        with pytest.raises(BackfillError, match="no PipelineManifest output"):
-            backfill.read_manifest(client, "S")
-        with pytest.raises(BackfillError, match="stack 'S' not found: Stack with id S does not exist"):
-            backfill.read_manifest(client, "S")
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["https://x/y"], EXIT_USAGE, "expected s3://bucket/prefix"),
+        ([f"s3://{BUCKET}/produce/", "--stack", "Nope"], EXIT_ERROR, "stack 'Nope' does not exist"),
+        ([f"s3://{BUCKET}/unknown/"], EXIT_ERROR, "no model owns prefix"),
+    ],
+)
+def test_backfill_errors_follow_the_exit_status_convention(
+    deployed: BackfillEnv, args: list[str], code: int, message: str
+) -> None:
+    # When the backfill is asked for something invalid (usage) or impossible (an error)
+    result = runner.invoke(app, ["backfill", *args, "--region", REGION])
+
+    # Then one line on stderr says why, with docs/cli.md's exit status, and nothing is started
+    assert result.exit_code == code, result.output
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert deployed.sfn.list_executions(stateMachineArn=deployed.backfill_arn)["executions"] == []
 
 
 def test_map_run_counts_add_up_every_map_run() -> None:
@@ -207,4 +234,4 @@ def test_map_run_counts_add_up_every_map_run() -> None:
                 "executionCounts": counts,
             },
         )
-        assert backfill.map_run_counts(client, "e") == (100, 90, 2)
+        assert backfill.queries.map_run_counts(client, "e") == (100, 90, 2)

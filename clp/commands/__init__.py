@@ -1,0 +1,1 @@
+"""One module per ``clp`` command: the command parses options, collects through a context, then renders."""
