@@ -7,12 +7,13 @@ BIN := $(VENV)/bin
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: reliability-report help demo test lint typecheck unit synth bench bench-quick backfill-bench deploy clean
+.PHONY: reliability-report help demo test lint typecheck unit synth asl bench bench-quick backfill-bench deploy clean
 
 help:
 	@echo "make demo   - run the offline demo (no AWS account needed)"
 	@echo "make test   - lint, type-check and run every test offline"
 	@echo "make synth  - synthesize the CloudFormation template into cdk.out/"
+	@echo "make asl    - regenerate infra/statemachines/controller.asl.json from infra/statemachines/controller/"
 	@echo "make bench  - run the benchmarks, write docs/benchmarks.md (bench-quick: < 3 min)"
 	@echo "make reliability-report - rerun the fault/bad-input/security suites, write docs/reliability.md"
 	@echo "make backfill-bench     - the backfill state machine over 10,000 objects in moto (~3.5 min)"
@@ -78,6 +79,11 @@ bench: $(VENV)/.bench
 
 bench-quick: $(VENV)/.bench
 	BENCH_QUICK=1 $(BIN)/python -m bench
+
+# The controller definition is committed as generated from its sources (docs/controller.md, "Authoring the
+# definition"); tests/controller/test_controller_sources.py fails when the two differ.
+asl: $(VENV)/.offline
+	$(BIN)/python -m infra.statemachines.assemble
 
 synth: $(VENV)/.dev
 	$(BIN)/python app.py

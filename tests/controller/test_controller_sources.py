@@ -84,6 +84,14 @@ def test_commented_jsonata_parses_to_the_same_tree_as_its_deployed_form() -> Non
         assert _tree(body) == _tree(source), f"{path.name}: minifying changed the expression"
 
 
+def test_long_expressions_are_commented_and_broken_into_lines() -> None:
+    # The reviewer-facing forms of the longest expressions (issue 12 names Init's cfg, Account, the events)
+    for name in ("init_cfg", "account", "publish_started_detail", "publish_stopped_detail", "succeeded_output"):
+        source = (SOURCES_DIR / f"{name}.jsonata").read_text(encoding="utf-8")
+        assert "/*" in source, f"{name}.jsonata has no comment"
+        assert max(len(line) for line in source.splitlines()) <= 120, f"{name}.jsonata has a line over 120"
+
+
 def test_minify_keeps_literals_and_drops_only_comments_and_whitespace() -> None:
     # Given an expression with comments, line breaks and literals that look like both
     source = '(\n  /* why */\n  $a := \'x  /* not a comment */  y\';\n  $b := "it\\"s  ";\n  `odd  name` & $a\n)\n'
