@@ -1,12 +1,11 @@
-"""Adapters to AWS behind small interfaces; each takes an injectable boto3 client."""
+"""The boto3 implementations of the ports in ``lambdas.detect.ports``; each takes an injectable boto3 client."""
 
 from __future__ import annotations
 
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -16,6 +15,7 @@ from lambdas.common.observability import logger
 from lambdas.detect.errors import ModelNotReadyError, PermanentImageError, PublishError, RetryableError
 from lambdas.detect.mapping import label_items, labels_from_response, object_pk, result_item, result_sk
 from lambdas.detect.models import DetectionResult, ImageRef, Label
+from lambdas.detect.ports import PublishClaim, StoredResult
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -67,10 +67,6 @@ def classify_rekognition_error(exc: ClientError) -> Exception:
     return RetryableError(f"{code}: {message}")
 
 
-class Detector(Protocol):
-    def detect(self, image: ImageRef) -> tuple[Label, ...]: ...
-
-
 class RekognitionDetector:
     """DetectCustomLabels on an S3 object version with the model's thresholds."""
 
@@ -103,10 +99,6 @@ class RekognitionDetector:
         return labels_from_response(dict(response))
 
 
-class ObjectInspector(Protocol):
-    def exists(self, image: ImageRef) -> bool: ...
-
-
 class S3ObjectInspector:
     """Tells a deleted object apart from one Rekognition could not read."""
 
@@ -128,35 +120,6 @@ class S3ObjectInspector:
                 return False  # a version id that no longer exists
             raise RetryableError(f"HeadObject failed: {code}") from exc
         return True
-
-
-class StoredResult:
-    """A result already in the table: its event detail and whether the event went out."""
-
-    def __init__(self, detail: dict[str, Any], published: bool) -> None:
-        self.detail = detail
-        self.published = published
-
-
-@dataclass(frozen=True)
-class PublishClaim:
-    """The right to publish a stored result's event, held by one delivery until ``expires_at_ms``.
-
-    Written with the result, so a concurrent duplicate delivery that finds the result not yet published
-    leaves the event to the delivery that wrote it. It expires once that invocation can no longer be
-    running, so a redelivery after a crash between the write and the publish still publishes.
-    """
-
-    token: str
-    expires_at_ms: int
-
-
-class ResultsRepository(Protocol):
-    def get(self, image: ImageRef, project_version_arn: str) -> StoredResult | None: ...
-    def put(self, result: DetectionResult, detail: dict[str, Any], claim: PublishClaim) -> bool: ...
-    def claim_publish(self, image: ImageRef, project_version_arn: str, claim: PublishClaim, now_ms: int) -> bool: ...
-    def release_publish(self, image: ImageRef, project_version_arn: str, claim: PublishClaim) -> None: ...
-    def mark_published(self, image: ImageRef, project_version_arn: str) -> None: ...
 
 
 class DynamoResultsRepository:
@@ -281,10 +244,6 @@ class DynamoResultsRepository:
             logger.warning("could not mark result published", extra={"error": str(exc)})
 
 
-class EventPublisher(Protocol):
-    def publish(self, detail: dict[str, Any]) -> None: ...
-
-
 class EventBridgePublisher:
     """PutEvents with retries of the entries EventBridge reports as failed."""
 
@@ -321,10 +280,6 @@ class EventBridgePublisher:
                 last_error = f"{failed.get('ErrorCode')}: {failed.get('ErrorMessage')}"
             self._sleep(min(2.0, 0.1 * 2**attempt))
         raise PublishError(f"PutEvents failed after {self._attempts} attempts ({last_error})")
-
-
-class Requeuer(Protocol):
-    def requeue(self, body: dict[str, Any]) -> None: ...
 
 
 class SqsRequeuer:

@@ -22,7 +22,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
 from lambdas.common.observability import logger, metrics
-from lambdas.detect.adapters import (
+from lambdas.detect.errors import MalformedMessageError, ModelNotReadyError, PermanentImageError
+from lambdas.detect.mapping import event_detail
+from lambdas.detect.models import DetectionResult, ImageRef, S3Event, S3EventBridgeEvent, S3Notification
+from lambdas.detect.ports import (
     Detector,
     EventPublisher,
     ObjectInspector,
@@ -30,9 +33,6 @@ from lambdas.detect.adapters import (
     Requeuer,
     ResultsRepository,
 )
-from lambdas.detect.errors import MalformedMessageError, ModelNotReadyError, PermanentImageError
-from lambdas.detect.mapping import event_detail
-from lambdas.detect.models import DetectionResult, ImageRef, S3Event, S3EventBridgeEvent, S3Notification
 
 Outcome = Literal["DETECTED", "FAILED", "DUPLICATE", "REQUEUED", "IGNORED"]
 
