@@ -5,6 +5,10 @@ CloudFormation ``DefinitionSubstitutions`` (values may be tokens: queue URL, tab
 and in tests :func:`substitute` applies the same mapping in Python. :func:`controller_substitutions`
 is the single place that maps the typed config to those placeholders, so every consumer gets the
 same values.
+
+``controller.asl.json`` is generated from the reviewable sources in ``controller/`` (phase fragments,
+commented JSONata) and the named retry policies of ``retries.py`` by ``assemble.py`` (``make asl``); it
+stays committed so that every consumer, asl-validator included, reads one file.
 """
 
 from __future__ import annotations
