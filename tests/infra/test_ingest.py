@@ -47,7 +47,7 @@ def test_uploads_bucket_sends_eventbridge_events_and_has_no_queue_topic_or_funct
     props = notifications["Properties"]
 
     # Then the uploads bucket's only notification setting is "send events to EventBridge"
-    assert props["BucketName"] == {"Ref": _id(synthesized, synthesized.stack.storage.bucket)}
+    assert props["BucketName"] == {"Ref": _id(synthesized, synthesized.stack.pipeline.storage.bucket)}
     assert props["NotificationConfiguration"] == {"EventBridgeConfiguration": {}}
     # ... and the configuration is the stack's alone (nothing else's destinations survive in it)
     assert props["Managed"] is True
@@ -57,12 +57,12 @@ def test_one_rule_per_model_matches_its_prefix_on_the_default_bus_and_targets_it
     synthesized: Synthesized,
 ) -> None:
     # Given one detection path per configured model
-    bucket = {"Ref": _id(synthesized, synthesized.stack.storage.bucket)}
+    bucket = {"Ref": _id(synthesized, synthesized.stack.pipeline.storage.bucket)}
     rules = _ingest_rules(synthesized)
     assert len(rules) == len(synthesized.config.models)
 
     for model in synthesized.config.models:
-        detection = synthesized.stack.detections[model.name]
+        detection = synthesized.stack.pipeline.detections[model.name]
         rule_id = _id(synthesized, detection.ingest_rule)
         props = rules[rule_id]["Properties"]
         # Then its rule matches exactly: source aws.s3, "Object Created", this bucket, this model's prefix
@@ -85,7 +85,7 @@ def test_one_rule_per_model_matches_its_prefix_on_the_default_bus_and_targets_it
 def test_queues_accept_eventbridge_only_from_their_own_rule_and_no_longer_grant_s3(synthesized: Synthesized) -> None:
     for model in synthesized.config.models:
         # Given one model's queue and dead-letter queue policies
-        detection = synthesized.stack.detections[model.name]
+        detection = synthesized.stack.pipeline.detections[model.name]
         rule_arn = {"Fn::GetAtt": [_id(synthesized, detection.ingest_rule), "Arn"]}
         for queue in (detection.queue, detection.dead_letter_queue):
             statements = _queue_policy_statements(synthesized, _id(synthesized, queue))
@@ -105,7 +105,7 @@ def test_queues_accept_eventbridge_only_from_their_own_rule_and_no_longer_grant_
 
 
 def test_queues_stay_sse_sqs_so_eventbridge_needs_no_key_grant(synthesized: Synthesized) -> None:
-    for detection in synthesized.stack.detections.values():
+    for detection in synthesized.stack.pipeline.detections.values():
         props = synthesized.json["Resources"][_id(synthesized, detection.queue)]["Properties"]
         assert props["SqsManagedSseEnabled"] is True
         assert "KmsMasterKeyId" not in props
