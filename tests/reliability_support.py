@@ -229,27 +229,11 @@ def run_scenario(
 ) -> Outcome:
     """Upload ``objects`` ({model: {relative key: body}}, or {key: body} for the first model), run, observe."""
     cfg = config(models, lifecycle)
-    per_model: dict[str, dict[str, bytes]]
-    if objects and all(isinstance(v, bytes) for v in objects.values()):
-        per_model = {cfg.models[0].name: objects}  # type: ignore[dict-item]
-    else:
-        per_model = objects  # type: ignore[assignment]
     options = RuntimeOptions(time_scale=time_scale, faults=faults, wrap_dependencies=wrap, log_path=log_path)
     with OfflineRuntime(cfg, options) as runtime:
         events_queue = _capture_events(runtime)
-        s3 = runtime.client("s3")
-        uploaded: dict[str, list[str]] = {}
-        for model in cfg.models:
-            keys = []
-            for relative, body in per_model.get(model.name, {}).items():
-                key = relative if relative.startswith(model.prefix) else model.prefix + relative
-                s3.put_object(Bucket=LOCAL_BUCKET, Key=key, Body=body)
-                keys.append(key)
-            uploaded[model.name] = keys
-        sqs = runtime.client("sqs")
-        for name, bodies in (extra_messages or {}).items():
-            for body in bodies:
-                sqs.send_message(QueueUrl=runtime.models[name].queue_url, MessageBody=body)
+        uploaded = _upload(runtime, cfg, _objects_per_model(objects, cfg))
+        _send_extra_messages(runtime, extra_messages or {})
         if before_run is not None:
             before_run(runtime)
         runs: dict[str, RunResult] = {}
@@ -274,14 +258,50 @@ def run_scenario(
             except BaseException as exc:  # surfaced below, in the test's thread
                 errors.append(exc)
 
-        threads = [threading.Thread(target=drive, args=(m,)) for m in cfg.models if m.name in uploaded]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        _in_parallel(drive, [m for m in cfg.models if m.name in uploaded])
         if errors:
             raise errors[0]
         return _observe(runtime, runs, uploaded, events_queue)
+
+
+def _objects_per_model(
+    objects: dict[str, dict[str, bytes]] | dict[str, bytes], cfg: PipelineConfig
+) -> dict[str, dict[str, bytes]]:
+    if objects and all(isinstance(v, bytes) for v in objects.values()):
+        return {cfg.models[0].name: objects}  # type: ignore[dict-item]
+    return objects  # type: ignore[return-value]
+
+
+def _upload(
+    runtime: OfflineRuntime, cfg: PipelineConfig, per_model: dict[str, dict[str, bytes]]
+) -> dict[str, list[str]]:
+    """Put each model's objects under its prefix (unless already there); the keys per model, in upload order."""
+    s3 = runtime.client("s3")
+    uploaded: dict[str, list[str]] = {}
+    for model in cfg.models:
+        keys = []
+        for relative, body in per_model.get(model.name, {}).items():
+            key = relative if relative.startswith(model.prefix) else model.prefix + relative
+            s3.put_object(Bucket=LOCAL_BUCKET, Key=key, Body=body)
+            keys.append(key)
+        uploaded[model.name] = keys
+    return uploaded
+
+
+def _send_extra_messages(runtime: OfflineRuntime, extra_messages: dict[str, list[str]]) -> None:
+    sqs = runtime.client("sqs")
+    for name, bodies in extra_messages.items():
+        for body in bodies:
+            sqs.send_message(QueueUrl=runtime.models[name].queue_url, MessageBody=body)
+
+
+def _in_parallel(work: Callable[[ModelConfig], None], models: list[ModelConfig]) -> None:
+    """One thread per model, as the deployed controllers run side by side; returns when all are done."""
+    threads = [threading.Thread(target=work, args=(m,)) for m in models]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def _capture_events(runtime: OfflineRuntime) -> str:
