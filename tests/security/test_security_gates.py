@@ -164,43 +164,60 @@ def _service_principal(statement: dict[str, Any]) -> bool:
     return isinstance(principal, dict) and "Service" in principal
 
 
-def test_service_principals_are_bound_to_this_account_or_resource(synthesized: Synthesized) -> None:
-    # Given every resource policy (queues, buckets, keys, topics) and Lambda permission
-    checked = 0
-    unbound = []
-    for logical_id, resource in synthesized.json["Resources"].items():
-        props = resource.get("Properties", {})
-        document = None
-        if resource["Type"] in ("AWS::SQS::QueuePolicy", "AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy"):
-            document = props["PolicyDocument"]
-        elif resource["Type"] == "AWS::KMS::Key":
-            document = props["KeyPolicy"]
-        if document is not None:
-            for statement in _as_list(document["Statement"]):
-                if statement["Effect"] == "Allow" and _service_principal(statement):
-                    checked += 1
-                    conditions = json.dumps(statement.get("Condition", {}))
-                    if "aws:SourceArn" not in conditions and "aws:SourceAccount" not in conditions:
-                        unbound.append(logical_id)
-        if resource["Type"] == "AWS::Lambda::Permission" and str(props.get("Principal", "")).endswith(".amazonaws.com"):
-            checked += 1
-            if "SourceArn" not in props and "SourceAccount" not in props:
-                unbound.append(logical_id)
-    # Then each names the source (SourceArn or SourceAccount)
-    assert checked > 0
-    assert not unbound, unbound
-    # And EventBridge may send to a queue only on behalf of one of this stack's own rules (a rule ARN names its
-    # account; uploads reach the queues through EventBridge), and no queue grants S3 anything any more
+# The resource types whose policy can grant a service principal, and the property that holds the policy.
+_POLICY_PROPERTY = {
+    "AWS::SQS::QueuePolicy": "PolicyDocument",
+    "AWS::S3::BucketPolicy": "PolicyDocument",
+    "AWS::SNS::TopicPolicy": "PolicyDocument",
+    "AWS::KMS::Key": "KeyPolicy",
+}
+
+
+def _service_grants_bound(resource: dict[str, Any]) -> list[bool]:
+    """For each service-principal grant of a resource policy or Lambda permission: does it name its source?"""
+    props = resource.get("Properties", {})
+    if resource["Type"] == "AWS::Lambda::Permission":
+        if not str(props.get("Principal", "")).endswith(".amazonaws.com"):
+            return []
+        return ["SourceArn" in props or "SourceAccount" in props]
+    if resource["Type"] not in _POLICY_PROPERTY:
+        return []
+    bound = []
+    for statement in _as_list(props[_POLICY_PROPERTY[resource["Type"]]]["Statement"]):
+        if statement["Effect"] == "Allow" and _service_principal(statement):
+            conditions = json.dumps(statement.get("Condition", {}))
+            bound.append("aws:SourceArn" in conditions or "aws:SourceAccount" in conditions)
+    return bound
+
+
+def _eventbridge_queue_grants(synthesized: Synthesized) -> int:
+    """EventBridge grants on the queues, each asserted to come from one of the stack's rules; no S3 grant at all."""
     rules = set(synthesized.resources("AWS::Events::Rule"))
-    eventbridge_grants = 0
+    grants = 0
     for policy in synthesized.resources("AWS::SQS::QueuePolicy").values():
         for statement in _as_list(policy["Properties"]["PolicyDocument"]["Statement"]):
             service = statement["Principal"].get("Service") if _service_principal(statement) else None
             assert service != "s3.amazonaws.com", statement
             if service == "events.amazonaws.com" and statement["Effect"] == "Allow":
-                eventbridge_grants += 1
+                grants += 1
                 source = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
                 assert source["Fn::GetAtt"][0] in rules and source["Fn::GetAtt"][1] == "Arn", statement
+    return grants
+
+
+def test_service_principals_are_bound_to_this_account_or_resource(synthesized: Synthesized) -> None:
+    # Given every resource policy (queues, buckets, keys, topics) and Lambda permission
+    grants = {
+        logical_id: _service_grants_bound(resource) for logical_id, resource in synthesized.json["Resources"].items()
+    }
+    checked = sum(len(bound) for bound in grants.values())
+    unbound = [logical_id for logical_id, bound in grants.items() for ok in bound if not ok]
+    # Then each names the source (SourceArn or SourceAccount)
+    assert checked > 0
+    assert not unbound, unbound
+    # And EventBridge may send to a queue only on behalf of one of this stack's own rules (a rule ARN names its
+    # account; uploads reach the queues through EventBridge), and no queue grants S3 anything any more
+    eventbridge_grants = _eventbridge_queue_grants(synthesized)
     # ... one on each detect queue and one on each dead-letter queue
     assert eventbridge_grants == 2 * len(synthesized.config.models)
     record(
