@@ -207,28 +207,30 @@ def emulate_moto_backfill() -> Iterator[MotoBackfill]:
 
     See the module docstring for what is emulated; everything else is unchanged.
     """
-    from moto.sqs import models as sqs
-    from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
-    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
-        FailureEvent,
-        FailureEventException,
-    )
-    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
-    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
-        StatesErrorNameType,
-    )
+    emulated = MotoBackfill()
+    # Both lists are built (and moto's originals captured) before the first patch is applied.
+    replacements = [*_distributed_map_patches(emulated), *_sqs_cost_patches()]
+    with ExitStack() as patches:
+        for target, name, replacement in replacements:
+            patches.enter_context(patch.object(target, name, replacement))
+        yield emulated
+
+
+_Patch = tuple[Any, str, Any]  # (owner, attribute, replacement) for patch.object
+
+
+def _distributed_map_patches(emulated: MotoBackfill) -> list[_Patch]:
+    """ItemBatcher batches, the tolerated-failure rule and failed children's errors, as AWS runs a distributed Map."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
         distributed_iteration_component as distributed,
     )
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
         distributed_item_processor_worker as worker,
     )
-    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
     from moto.stepfunctions.parser.asl.eval.program_state import ProgramError
     from moto.stepfunctions.parser.asl.eval.states import ItemData, MapData
     from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 
-    emulated = MotoBackfill()
     registry = emulated.item_batchers
     map_run = distributed.DistributedIterationComponent._map_run
     select_item = worker.DistributedItemProcessorWorker._eval_input
@@ -240,22 +242,7 @@ def emulate_moto_backfill() -> Iterator[MotoBackfill]:
             items: list[Any] = env.stack.pop()
             env.stack.append([_Batch(items[i : i + size], first_index=i) for i in range(0, len(items), size)])
         map_run(self, env=env, eval_input=eval_input)
-        record = eval_input.map_run_record
-        failed, total = record.execution_counter.failed.get(), record.execution_counter.total.get()
-        tolerated = max(record.tolerated_failure_count, total * record.tolerated_failure_percentage / 100)
-        if failed > tolerated:
-            error = StatesErrorNameType.StatesExceedToleratedFailureThreshold.to_name()
-            cause = f"The specified tolerated failure threshold was exceeded ({failed} of {total} children failed)"
-            raise FailureEventException(
-                FailureEvent(
-                    env=env,
-                    error_name=StatesErrorName(typ=StatesErrorNameType.StatesExceedToleratedFailureThreshold),
-                    event_type=HistoryEventType.ExecutionFailed,
-                    event_details=EventDetails(
-                        executionFailedEventDetails=ExecutionFailedEventDetails(error=error, cause=cause)
-                    ),
-                )
-            )
+        _fail_beyond_tolerance(env, eval_input.map_run_record)
 
     def recorded_job(self: Any, env: Any, job: Any) -> None:
         eval_job(self, env=env, job=job)
@@ -284,6 +271,48 @@ def emulate_moto_backfill() -> Iterator[MotoBackfill]:
         env_frame.stack.append(output)
         env_frame.states.reset(input_value=output)
 
+    return [
+        (moto_jsonata, "_eval_jsonata", JSONataWithBindings().evaluate),
+        (distributed.DistributedIterationComponent, "_map_run", batched_map_run),
+        (worker.DistributedItemProcessorWorker, "_eval_input", batch_input),
+        (worker.DistributedItemProcessorWorker, "_eval_job", recorded_job),
+    ]
+
+
+def _fail_beyond_tolerance(env: Any, record: Any) -> None:
+    """Fail the Map with States.ExceedToleratedFailureThreshold when more children failed than it tolerates."""
+    from moto.stepfunctions.parser.api import ExecutionFailedEventDetails, HistoryEventType
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    failed, total = record.execution_counter.failed.get(), record.execution_counter.total.get()
+    tolerated = max(record.tolerated_failure_count, total * record.tolerated_failure_percentage / 100)
+    if failed > tolerated:
+        error = StatesErrorNameType.StatesExceedToleratedFailureThreshold.to_name()
+        cause = f"The specified tolerated failure threshold was exceeded ({failed} of {total} children failed)"
+        raise FailureEventException(
+            FailureEvent(
+                env=env,
+                error_name=StatesErrorName(typ=StatesErrorNameType.StatesExceedToleratedFailureThreshold),
+                event_type=HistoryEventType.ExecutionFailed,
+                event_details=EventDetails(
+                    executionFailedEventDetails=ExecutionFailedEventDetails(error=error, cause=cause)
+                ),
+            )
+        )
+
+
+def _sqs_cost_patches() -> list[_Patch]:
+    """moto SQS without its O(queue)-per-message work (see the module docstring); what it answers is unchanged."""
+    from moto.sqs import models as sqs
+
     counts_unread = threading.local()
 
     def count_messages(name: str) -> property:
@@ -311,20 +340,14 @@ def emulate_moto_backfill() -> Iterator[MotoBackfill]:
         now = sqs.unix_time_millis()  # one clock read per call, where moto reads it twice per message
         return [m for m in queue._messages if now > m.visible_at and not now < m.delayed_until]
 
-    with ExitStack() as patches:
-        patches.enter_context(patch.object(sqs.Queue, "messages", property(deliverable)))
-        patches.enter_context(patch.object(moto_jsonata, "_eval_jsonata", JSONataWithBindings().evaluate))
-        patches.enter_context(patch.object(distributed.DistributedIterationComponent, "_map_run", batched_map_run))
-        patches.enter_context(patch.object(worker.DistributedItemProcessorWorker, "_eval_input", batch_input))
-        patches.enter_context(patch.object(worker.DistributedItemProcessorWorker, "_eval_job", recorded_job))
-        for name in (
-            "approximate_number_of_messages",
-            "approximate_number_of_messages_delayed",
-            "approximate_number_of_messages_not_visible",
-        ):
-            patches.enter_context(patch.object(sqs.Queue, name, count_messages(name)))
-        patches.enter_context(patch.object(sqs.SQSBackend, "send_message", send_without_counting))
-        patches.enter_context(
-            patch.object(sqs.SQSBackend, "is_message_valid_based_on_retention_period", retention_check)
-        )
-        yield emulated
+    counts = (
+        "approximate_number_of_messages",
+        "approximate_number_of_messages_delayed",
+        "approximate_number_of_messages_not_visible",
+    )
+    return [
+        (sqs.Queue, "messages", property(deliverable)),
+        *((sqs.Queue, name, count_messages(name)) for name in counts),
+        (sqs.SQSBackend, "send_message", send_without_counting),
+        (sqs.SQSBackend, "is_message_valid_based_on_retention_period", retention_check),
+    ]
