@@ -7,11 +7,12 @@ BIN := $(VENV)/bin
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: reliability-report help demo test lint typecheck unit synth asl bench bench-quick backfill-bench deploy clean
+.PHONY: reliability-report help demo test check lint typecheck unit synth asl bench bench-quick backfill-bench deploy clean
 
 help:
 	@echo "make demo   - run the offline demo (no AWS account needed)"
 	@echo "make test   - lint, type-check and run every test offline"
+	@echo "make check  - the edit loop: lint, type-check, unit and infra tests (under 2 min)"
 	@echo "make synth  - synthesize the CloudFormation template into cdk.out/"
 	@echo "make asl    - regenerate infra/statemachines/controller.asl.json from infra/statemachines/controller/"
 	@echo "make bench  - run the benchmarks, write docs/benchmarks.md (bench-quick: < 3 min)"
@@ -56,6 +57,11 @@ typecheck: $(VENV)/.dev
 
 test: lint typecheck node_modules/.installed .venv-checkov/.installed
 	$(BIN)/pytest --cov --cov-report=term -q
+
+# The edit loop: what most edits can break, in under 2 minutes on 2 cores (one synth, shared by the infra tests).
+# No coverage floor here: it holds for the whole suite, which `make test` runs.
+check: lint typecheck
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/infra
 
 # docs/reliability.md from the outcomes the fault, bad-input and security suites observe (~5 min).
 reliability-report: $(VENV)/.dev .venv-checkov/.installed
