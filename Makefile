@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: reliability-report help demo test check lint typecheck unit synth asl bench bench-quick backfill-bench deploy clean
+.PHONY: reliability-report help demo test check lint typecheck synth asl bench bench-quick backfill-bench deploy clean
 
 help:
 	@echo "make demo   - run the offline demo (no AWS account needed)"

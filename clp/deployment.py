@@ -1,6 +1,6 @@
 """What a command works on: the pipeline config (cdk.json), the deployed stack's manifest, the AWS clients.
 
-The stack is found by its ``PipelineManifest`` CloudFormation output (infra/stack.py), read by
+The stack is found by its ``PipelineManifest`` CloudFormation output (infra/pipeline.py), read by
 :func:`read_deployment` only; its default name is ``pipeline.stack_name`` of cdk.json. Every AWS
 client comes from :class:`Clients`, one per service per command.
 """

@@ -1,1 +1,1 @@
-"""One construct per capability; ``infra/stack.py`` only composes them."""
+"""One construct per capability; ``infra/pipeline.py`` (``CustomLabelsPipeline``) composes them."""

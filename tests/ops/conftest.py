@@ -7,7 +7,7 @@ its definition substitutions, because ``clp start`` sends only ``{"trigger": "ma
 moto's CloudFormation backend needs extra packages this project does not install
 (``openapi_spec_validator`` …), so the one call clp makes, ``DescribeStacks``, is answered by a botocore
 ``before-call`` handler (the emulator's and Stubber's mechanism) from a stack whose ``PipelineManifest``
-output has the shape infra/stack.py produces.
+output has the shape infra/pipeline.py produces.
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ class Deployed:
 
 
 def manifest_for(harness: ControllerHarness, controller_arn: str, dlq_url: str) -> dict[str, Any]:
-    """The PipelineManifest shape of infra/stack.py (``_outputs``)."""
+    """The PipelineManifest shape of infra/pipeline.py."""
     model = {
         "prefix": "produce/",
         "project_arn": PROJECT_ARN,
