@@ -6,7 +6,6 @@ Each takes the client it needs (from :class:`clp.deployment.Clients`) and return
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -19,10 +18,10 @@ from botocore.exceptions import ClientError
 from clp.deployment import ModelTarget
 from clp.errors import ClpError
 from infra import constants
+from lambdas.common import contract
 
 RECENT_EXECUTIONS = 5
 _deserializer = TypeDeserializer()
-_VERSION_ARN = re.compile(r"^arn:[^:]+:rekognition:[^:]*:\d*:project/[^/]+/version/(?P<version>[^/]+)/\d+$")
 
 
 def _convert(value: Any) -> Any:
@@ -55,11 +54,14 @@ def _query_all(ddb: Any, **kwargs: Any) -> list[dict[str, Any]]:
 
 
 def lock_key(model: str) -> dict[str, Any]:
-    return {"pk": {"S": f"MODEL#{model}"}, "sk": {"S": constants.CONTROL_TABLE_LOCK_SK}}
+    return {
+        constants.CONTROL_TABLE_PK: {"S": contract.model_pk(model)},
+        constants.CONTROL_TABLE_SK: {"S": constants.CONTROL_TABLE_LOCK_SK},
+    }
 
 
 def _control_item(ddb: Any, table: str, model: str, sort_key: str) -> dict[str, Any] | None:
-    key = {"pk": {"S": f"MODEL#{model}"}, "sk": {"S": sort_key}}
+    key = {constants.CONTROL_TABLE_PK: {"S": contract.model_pk(model)}, constants.CONTROL_TABLE_SK: {"S": sort_key}}
     item = ddb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
     if not item:
         return None
@@ -110,7 +112,7 @@ def last_session(ddb: Any, table: str, model: str) -> dict[str, Any] | None:
     items = ddb.query(
         TableName=table,
         KeyConditionExpression="pk = :pk AND begins_with(sk, :s)",
-        ExpressionAttributeValues={":pk": {"S": f"MODEL#{model}"}, ":s": {"S": "SESSION#"}},
+        ExpressionAttributeValues={":pk": {"S": contract.model_pk(model)}, ":s": {"S": contract.SESSION_SK_PREFIX}},
         ScanIndexForward=False,
         Limit=1,
     )["Items"]
@@ -119,14 +121,14 @@ def last_session(ddb: Any, table: str, model: str) -> dict[str, Any] | None:
 
 def sessions_since(ddb: Any, table: str, model: str, since: date | None) -> list[dict[str, Any]]:
     """Ledger items of ``model`` (sort key ``SESSION#<ISO start>#<name>``), from ``since`` on."""
-    values: dict[str, Any] = {":pk": {"S": f"MODEL#{model}"}}
+    values: dict[str, Any] = {":pk": {"S": contract.model_pk(model)}}
     if since is None:
         condition = "pk = :pk AND begins_with(sk, :s)"
-        values[":s"] = {"S": "SESSION#"}
+        values[":s"] = {"S": contract.SESSION_SK_PREFIX}
     else:
         condition = "pk = :pk AND sk BETWEEN :from AND :to"
-        values[":from"] = {"S": f"SESSION#{since.isoformat()}"}
-        values[":to"] = {"S": "SESSION$"}  # '$' sorts right after '#': every SESSION# key
+        values[":from"] = {"S": contract.session_sk_from(since.isoformat())}
+        values[":to"] = {"S": contract.SESSION_SK_UPPER_BOUND}
     return _query_all(ddb, TableName=table, KeyConditionExpression=condition, ExpressionAttributeValues=values)
 
 
@@ -135,19 +137,19 @@ def sessions_since(ddb: Any, table: str, model: str, since: date | None) -> list
 
 def results_by_key(ddb: Any, table: str, bucket: str, key: str, model: ModelTarget | None) -> list[dict[str, Any]]:
     """Every result of one image (all versions; one model or all), by partition key."""
-    prefix = f"RESULT#{model.project_version_arn}#" if model else "RESULT#"
+    prefix = contract.result_sk_prefix(model.project_version_arn if model else None)
     return _query_all(
         ddb,
         TableName=table,
         KeyConditionExpression="pk = :pk AND begins_with(sk, :s)",
-        ExpressionAttributeValues={":pk": {"S": f"OBJ#{bucket}/{key}"}, ":s": {"S": prefix}},
+        ExpressionAttributeValues={":pk": {"S": contract.object_pk(bucket, key)}, ":s": {"S": prefix}},
     )
 
 
 def _label_query(table: str, model: str, label: str, min_confidence: float | None, by: str) -> dict[str, Any]:
-    values: dict[str, Any] = {":lk": {"S": f"{model}#{label}"}}
+    values: dict[str, Any] = {":lk": {"S": contract.label_index_pk(model, label)}}
     query: dict[str, Any] = {"TableName": table, "ScanIndexForward": False, "KeyConditionExpression": "label_key = :lk"}
-    query["IndexName"] = "by_label_confidence" if by == "confidence" else "by_label_time"
+    query["IndexName"] = contract.GSI_LABEL_BY_CONFIDENCE if by == "confidence" else contract.GSI_LABEL_BY_TIME
     if min_confidence is not None:
         values[":c"] = {"N": str(min_confidence)}
         if by == "confidence":
@@ -222,11 +224,11 @@ def project_arn_of(sfn: Any, model: ModelTarget) -> str:
 
 def model_status(rekognition: Any, sfn: Any, model: ModelTarget) -> dict[str, Any]:
     """Status of the model version (DescribeProjectVersions), with its inference units."""
-    match = _VERSION_ARN.match(model.project_version_arn)
-    if match is None:
+    parts = contract.parse_project_version_arn(model.project_version_arn)
+    if parts is None:
         raise ClpError(f"model {model.name}: not a project version ARN: {model.project_version_arn}")
     response = rekognition.describe_project_versions(
-        ProjectArn=project_arn_of(sfn, model), VersionNames=[match["version"]]
+        ProjectArn=project_arn_of(sfn, model), VersionNames=[parts.version]
     )
     descriptions = response.get("ProjectVersionDescriptions", [])
     if not descriptions:

@@ -16,17 +16,12 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from infra import constants
+from lambdas.common import contract
 
-# arn:aws:rekognition:<region>:<account>:project/<project>/version/<version-name>/<timestamp>
-_VERSION_ARN = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):rekognition:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
-    r"project/(?P<project>[a-zA-Z0-9_.\-]{1,255})/version/(?P<version>[a-zA-Z0-9_.\-]{1,255})/(?P<ts>\d{13})$"
-)
-# arn:aws:rekognition:<region>:<account>:project/<project>/<timestamp>
-_PROJECT_ARN = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):rekognition:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
-    r"project/(?P<project>[a-zA-Z0-9_.\-]{1,255})/(?P<ts>\d{13})$"
-)
+# On top of the API's ARN patterns (lambdas/common/contract.py) the config asks for a real partition
+# (aws, aws-cn, aws-us-gov, ...) and the 13-digit millisecond timestamp Rekognition writes into its ARNs.
+_PARTITION = re.compile(r"^aws[a-z-]*$")
+_TIMESTAMP = re.compile(r"^\d{13}$")
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
 _CRON = re.compile(r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")
 
@@ -162,17 +157,17 @@ class ModelConfig(_Strict):
     @field_validator("project_version_arn")
     @classmethod
     def _version_arn_shape(cls, value: str) -> str:
-        if not _VERSION_ARN.match(value):
-            raise ValueError(
-                "must look like arn:aws:rekognition:<region>:<account>:project/<project>/version/<version>/<ts>"
-            )
+        parts = contract.parse_project_version_arn(value)
+        if parts is None or not _PARTITION.match(parts.partition) or not _TIMESTAMP.match(parts.timestamp):
+            raise ValueError(f"must look like {contract.PROJECT_VERSION_ARN_SHAPE}")
         return value
 
     @field_validator("project_arn")
     @classmethod
     def _project_arn_shape(cls, value: str) -> str:
-        if not _PROJECT_ARN.match(value):
-            raise ValueError("must look like arn:aws:rekognition:<region>:<account>:project/<project>/<13-digit ts>")
+        parts = contract.parse_project_arn(value)
+        if parts is None or not _PARTITION.match(parts.partition) or not _TIMESTAMP.match(parts.timestamp):
+            raise ValueError(f"must look like {contract.PROJECT_ARN_SHAPE}")
         return value
 
     @field_validator("prefix")
@@ -184,26 +179,33 @@ class ModelConfig(_Strict):
 
     @model_validator(mode="after")
     def _arns_agree(self) -> Self:
-        version = _VERSION_ARN.match(self.project_version_arn)
-        project = _PROJECT_ARN.match(self.project_arn)
+        version = contract.parse_project_version_arn(self.project_version_arn)
+        project = contract.parse_project_arn(self.project_arn)
         assert version and project  # field validators ran first
         for part in ("partition", "region", "account", "project"):
-            if version[part] != project[part]:
+            if getattr(version, part) != getattr(project, part):
                 raise ValueError(f"project_arn and project_version_arn disagree on the {part}")
         return self
 
     @property
     def version_name(self) -> str:
         """The version name DescribeProjectVersions takes in ``VersionNames``."""
-        match = _VERSION_ARN.match(self.project_version_arn)
-        assert match
-        return match["version"]
+        parts = contract.parse_project_version_arn(self.project_version_arn)
+        assert parts
+        return parts.version
+
+    @property
+    def project_name(self) -> str:
+        """The project's name: the CloudWatch ``ProjectName`` dimension of the model's metrics."""
+        parts = contract.parse_project_arn(self.project_arn)
+        assert parts
+        return parts.project
 
     @property
     def region(self) -> str:
-        match = _VERSION_ARN.match(self.project_version_arn)
-        assert match
-        return match["region"]
+        parts = contract.parse_project_version_arn(self.project_version_arn)
+        assert parts
+        return parts.region
 
     @property
     def effective_max_concurrency(self) -> int:

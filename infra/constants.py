@@ -9,6 +9,11 @@ from typing import Final
 
 # Event and table contract (design §5), shared with the Lambda code.
 from lambdas.common.contract import (
+    CONTROL_TABLE_CLEANUP_SK as CONTROL_TABLE_CLEANUP_SK,
+    CONTROL_TABLE_LOCK_SK as CONTROL_TABLE_LOCK_SK,
+    CONTROL_TABLE_PK as CONTROL_TABLE_PK,
+    CONTROL_TABLE_SK as CONTROL_TABLE_SK,
+    CONTROL_TABLE_TTL_ATTRIBUTE as CONTROL_TABLE_TTL_ATTRIBUTE,
     DETAIL_TYPE_DETECTED as DETAIL_TYPE_DETECTED,
     DETAIL_TYPE_FAILED as DETAIL_TYPE_FAILED,
     DETAIL_TYPE_MODEL_STARTED as DETAIL_TYPE_MODEL_STARTED,
@@ -62,17 +67,10 @@ LOG_RETENTION_CHOICES: Final = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 
 
 # Model controller
 CONTROLLER_ASL_FILE: Final = "controller.asl.json"  # in infra/statemachines/, shared by CDK, offline runtime and tests
-CONTROL_TABLE_PK: Final = "pk"
-CONTROL_TABLE_SK: Final = "sk"
-CONTROL_TABLE_TTL_ATTRIBUTE: Final = "expires_at"
+# The control table's key names and its lock / cleanup / ledger sort keys: lambdas/common/contract.py.
 # Stopping a Custom Labels model takes a few minutes; past this the execution ends and the cleanup marker makes
 # the next execution adopt the model and retry the stop.
 CONTROLLER_STOP_TIMEOUT_MINUTES: Final = 15
-# The control table's cleanup marker (pk MODEL#<name>, this sk): written before a session starts the model or
-# enables the mapping, dropped only when both are undone. It carries no TTL attribute, so DynamoDB TTL (which
-# deletes expired locks at any time after expiry) can never make the pipeline forget a model it started.
-CONTROL_TABLE_LOCK_SK: Final = "LOCK"
-CONTROL_TABLE_CLEANUP_SK: Final = "CLEANUP"
 # An execution's TimeoutSeconds (= the lock TTL) must exceed the session's own deadlines (start timeout + max
 # runtime + stop timeout) by one poll of each loop plus this allowance for retries' back-off (6 attempts of
 # up to 60 s each per retried state), so that the execution never times out before its teardown has run.

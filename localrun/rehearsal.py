@@ -12,7 +12,9 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
+from infra import constants
 from infra.config import ModelConfig, PipelineConfig
+from lambdas.common import contract
 from localrun.emulator import BillingReport
 from localrun.runtime import LOCAL_CONTROL_TABLE, LOCAL_TABLE, OfflineRuntime
 
@@ -189,7 +191,11 @@ class Rehearsal:
 
     def lock_held(self) -> bool:
         item = self._ddb.get_item(
-            TableName=LOCAL_CONTROL_TABLE, Key={"pk": {"S": f"MODEL#{self.model.name}"}, "sk": {"S": "LOCK"}}
+            TableName=LOCAL_CONTROL_TABLE,
+            Key={
+                constants.CONTROL_TABLE_PK: {"S": contract.model_pk(self.model.name)},
+                constants.CONTROL_TABLE_SK: {"S": constants.CONTROL_TABLE_LOCK_SK},
+            },
         ).get("Item")
         return item is not None
 

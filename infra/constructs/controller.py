@@ -35,10 +35,10 @@ from infra.config import ConfigError, LifecycleMode, ModelConfig, PipelineConfig
 from infra.constructs.states import state_machine_logs_and_role
 from infra.nag import acknowledge, nag_arn
 from infra.statemachines import controller_definition, controller_substitutions, execution_timeout_seconds
+from lambdas.common import contract
 
 _CRON = re.compile(r"^cron\((?P<fields>.+)\)$")
 _DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")  # EventBridge: 1 = SUN ... 7 = SAT
-_PROJECT_NAME = re.compile(r":project/(?P<name>[^/]+)/")
 
 
 def shift_cron(expression: str, minutes_earlier: int) -> str:
@@ -242,7 +242,7 @@ class ModelController(Construct):
                 sid="LockAndLedgerOfThisModelOnly",
                 actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
                 resources=[control_table.table_arn],
-                conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [f"MODEL#{model.name}"]}},
+                conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [contract.model_pk(model.name)]}},
             ),
             iam.PolicyStatement(
                 sid="PublishModelEvents",
@@ -333,12 +333,10 @@ class ModelController(Construct):
         lifecycle = self.model.lifecycle
         limit = lifecycle.max_runtime_minutes + constants.CONTROLLER_STOP_TIMEOUT_MINUTES
         period, periods = _alarm_window(limit)
-        project = _PROJECT_NAME.search(self.model.project_arn)
-        assert project is not None  # the config validated the ARN
         in_service = cloudwatch.Metric(
             namespace="AWS/Rekognition",
             metric_name="InServiceInferenceUnits",
-            dimensions_map={"ProjectName": project["name"], "VersionName": self.model.version_name},
+            dimensions_map={"ProjectName": self.model.project_name, "VersionName": self.model.version_name},
             statistic="Minimum",
             period=Duration.minutes(period),
         )

@@ -186,11 +186,10 @@ class PipelineMonitoring(Construct):
         self.lambda_error_alarms[name] = errors_alarm
         self.alarms.extend([oldest_alarm, errors_alarm])
 
-        project = model.project_arn.split(":project/")[1].split("/")[0]
         in_service = cloudwatch.Metric(
             namespace="AWS/Rekognition",
             metric_name="InServiceInferenceUnits",
-            dimensions_map={"ProjectName": project, "VersionName": model.version_name},
+            dimensions_map={"ProjectName": model.project_name, "VersionName": model.version_name},
             statistic="Maximum",
             period=period,
             label="inference units in service",

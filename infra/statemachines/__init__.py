@@ -20,6 +20,7 @@ from typing import Any
 
 from infra import constants
 from infra.config import Lifecycle, ModelConfig, PipelineConfig
+from lambdas.common import contract
 
 STATEMACHINES_DIR = Path(__file__).resolve().parent
 CONTROLLER_DEFINITION_PATH = STATEMACHINES_DIR / constants.CONTROLLER_ASL_FILE
@@ -79,6 +80,11 @@ def controller_substitutions(
         "ProjectVersionArn": model.project_version_arn,
         "VersionName": model.version_name,
         "ModelName": model.name,
+        # The control table's keys (lambdas/common/contract.py), so the ASL spells no key prefix of its own.
+        "ModelKey": contract.model_pk(model.name),
+        "LockSortKey": contract.CONTROL_TABLE_LOCK_SK,
+        "CleanupSortKey": contract.CONTROL_TABLE_CLEANUP_SK,
+        "SessionSortKeyPrefix": contract.SESSION_SK_PREFIX,
         "QueueUrl": queue_url,
         "EventSourceMappingId": event_source_mapping_id,
         "ControlTableName": control_table_name,
@@ -139,10 +145,12 @@ def backfill_substitutions(
     return {
         "ModelName": model.name,
         "ModelPrefix": model.prefix,
-        "ProjectVersionArn": model.project_version_arn,
         "BucketName": bucket_name,
         "QueueUrl": queue_url,
         "ResultsTableName": results_table_name,
+        # The results table's keys (lambdas/common/contract.py): the object's partition, one model's results.
+        "ObjectKeyPrefix": contract.object_pk(bucket_name, ""),
+        "ResultKeyPrefix": contract.result_sk_prefix(model.project_version_arn),
         "ControllerStateMachineArn": controller_state_machine_arn,
         "ResultsPrefix": constants.BACKFILL_RESULTS_PREFIX,
         "Region": region,

@@ -5,12 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from lambdas.common.contract import label_index_pk, label_sk, object_pk, result_sk
 from lambdas.detect.models import BoundingBox, DetectionResult, Label, Point
 
-# Contract: docs/results.md. Keep in step with infra/constants.py (the table's key names).
-RESULT_PREFIX = "RESULT#"
-LABEL_PREFIX = "LABEL#"
-OBJECT_PREFIX = "OBJ#"
+# The keys (docs/results.md) are built by lambdas/common/contract.py; object_pk / result_sk stay importable here.
+__all__ = ["event_detail", "label_items", "labels_from_response", "object_pk", "result_item", "result_sk"]
 
 
 def labels_from_response(response: dict[str, Any]) -> tuple[Label, ...]:
@@ -33,19 +32,6 @@ def labels_from_response(response: dict[str, Any]) -> tuple[Label, ...]:
             )
         )
     return tuple(sorted(labels, key=lambda label: -label.confidence))
-
-
-def object_pk(bucket: str, key: str) -> str:
-    return f"{OBJECT_PREFIX}{bucket}/{key}"
-
-
-def result_sk(project_version_arn: str, object_version: str) -> str:
-    return f"{RESULT_PREFIX}{project_version_arn}#{object_version}"
-
-
-def label_key(model_name: str, label_name: str) -> str:
-    """Partition of the label indexes: labels are only comparable within one model."""
-    return f"{model_name}#{label_name}"
 
 
 def _iso(result: DetectionResult) -> str:
@@ -122,9 +108,9 @@ def label_items(result: DetectionResult) -> list[dict[str, Any]]:
     return [
         {
             "pk": object_pk(image.bucket, image.key),
-            "sk": f"{LABEL_PREFIX}{result.project_version_arn}#{image.object_version}#{label.name}",
+            "sk": label_sk(result.project_version_arn, image.object_version, label.name),
             "record_type": "label",
-            "label_key": label_key(result.model_name, label.name),
+            "label_key": label_index_pk(result.model_name, label.name),
             "confidence_sort": Decimal(str(label.confidence)),
             "detected_sort": f"{detected_at}#{image.bucket}/{image.key}",
             "label": label.name,

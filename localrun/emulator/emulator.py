@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import json
 import random
-import re
 import threading
 from collections import Counter
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.model import OperationModel
 
+from lambdas.common.contract import parse_project_arn, parse_project_version_arn
 from localrun.clock import Clock, SystemClock
 from localrun.emulator import hook
 from localrun.emulator.errors import EmulatedServiceError, EmulatorConfigError
@@ -48,14 +48,6 @@ if TYPE_CHECKING:
 
 OPERATIONS = frozenset({"StartProjectVersion", "StopProjectVersion", "DescribeProjectVersions", "DetectCustomLabels"})
 
-_VERSION_ARN = re.compile(
-    r"^arn:[a-z\d-]+:rekognition:(?P<region>[a-z\d-]+):(?P<account>\d{12}):project/(?P<project>[a-zA-Z0-9_.\-]{1,255})"
-    r"/version/(?P<version>[a-zA-Z0-9_.\-]{1,255})/(?P<ms>[0-9]+)$"
-)
-_PROJECT_ARN = re.compile(
-    r"^arn:[a-z\d-]+:rekognition:(?P<region>[a-z\d-]+):(?P<account>\d{12}):project/(?P<project>[a-zA-Z0-9_.\-]{1,255})"
-    r"/(?P<ms>[0-9]+)$"
-)
 
 DEFAULT_MAX_RESULTS = 100
 DEFAULT_ASSUMED_THRESHOLD = 50.0
@@ -75,10 +67,10 @@ _TRANSIENT_MESSAGES = {
 
 def version_name_of(project_version_arn: str) -> str:
     """Return the version name: the ARN segment after ``/version/``."""
-    match = _VERSION_ARN.match(project_version_arn)
-    if match is None:
+    parts = parse_project_version_arn(project_version_arn)
+    if parts is None:
         raise EmulatorConfigError(f"not a project version ARN: {project_version_arn!r}")
-    return match["version"]
+    return parts.version
 
 
 class CustomLabelsEmulator:
@@ -171,13 +163,13 @@ class CustomLabelsEmulator:
         ``inference_units``); its billing session opens now. ``faults`` overrides the
         emulator-wide faults for this version.
         """
-        version = _VERSION_ARN.match(project_version_arn)
-        project = _PROJECT_ARN.match(project_arn)
+        version = parse_project_version_arn(project_version_arn)
+        project = parse_project_arn(project_arn)
         if version is None:
             raise EmulatorConfigError(f"not a project version ARN: {project_version_arn!r}")
         if project is None:
             raise EmulatorConfigError(f"not a project ARN: {project_arn!r}")
-        if version["project"] != project["project"] or version["account"] != project["account"]:
+        if version.project != project.project or version.account != project.account:
             raise EmulatorConfigError(f"{project_version_arn!r} does not belong to {project_arn!r}")
         if status not in INITIAL_STATUSES:
             raise EmulatorConfigError(f"status must be one of {sorted(INITIAL_STATUSES)}, got {status!r}")
@@ -188,8 +180,8 @@ class CustomLabelsEmulator:
         model = ModelVersion(
             project_arn=project_arn,
             version_arn=project_version_arn,
-            version_name=version["version"],
-            created_at=int(version["ms"]) / 1000.0,
+            version_name=version.version,
+            created_at=int(version.timestamp) / 1000.0,
             tps_per_inference_unit=tps_per_inference_unit,
             manifest=manifest,
             start_delay_seconds=self.start_delay_seconds if start_delay_seconds is None else start_delay_seconds,

@@ -4,6 +4,7 @@ cdk-nag, and the cron arithmetic behind the lead time."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -296,16 +297,23 @@ def test_ttl_can_only_delete_locks_never_what_the_pipeline_must_remember(synthes
     assert ttl == {"AttributeName": constants.CONTROL_TABLE_TTL_ATTRIBUTE, "Enabled": True}
 
     # When the deployed controller definition writes the control table
-    definition = json.loads(
-        _only(synthesized.template, "AWS::StepFunctions::StateMachine")["Properties"]["DefinitionString"]
-    )
+    machine = _only(synthesized.template, "AWS::StepFunctions::StateMachine")["Properties"]
+    definition = json.loads(machine["DefinitionString"])
     writes = {
         name: state["Arguments"]
         for name, state in definition["States"].items()
         if state.get("Resource", "").startswith("arn:aws:states:::dynamodb:")
         and any(word in state["Resource"] for word in ("putItem", "updateItem"))
     }
-    keyed = {name: (args.get("Item") or args.get("Key"))["sk"]["S"] for name, args in writes.items()}
+    # the sort keys arrive as DefinitionSubstitutions (${LockSortKey}, ${CleanupSortKey}): read the deployed value
+    keyed = {
+        name: re.sub(
+            r"\$\{(\w+)\}",
+            lambda m: machine["DefinitionSubstitutions"][m.group(1)],
+            (args.get("Item") or args.get("Key"))["sk"]["S"],
+        )
+        for name, args in writes.items()
+    }
 
     # Then the TTL attribute is only ever set on the lock: the cleanup marker (model started, mapping enabled)
     # carries none, and the lock holds nothing the next execution needs once it is gone

@@ -47,7 +47,7 @@ def test_is_a_distributed_map_over_listobjectsv2_batched_for_sendmessagebatch() 
     assert children["Enqueue"]["Resource"] == "arn:aws:states:::aws-sdk:sqs:sendMessageBatch"
     find = children["FindResults"]["ItemProcessor"]["States"]["FindResult"]
     assert find["Resource"] == "arn:aws:states:::aws-sdk:dynamodb:query"
-    assert find["Arguments"]["ExpressionAttributeValues"][":sk"]["S"] == "RESULT#${ProjectVersionArn}#"
+    assert find["Arguments"]["ExpressionAttributeValues"][":sk"]["S"] == "${ResultKeyPrefix}"
     assert states["StartController"]["Resource"] == "arn:aws:states:::aws-sdk:sfn:startExecution"
     assert "'trigger': 'backfill'" in states["StartController"]["Arguments"]["Input"]
 
