@@ -149,7 +149,7 @@ def backfill_substitutions(
         "QueueUrl": queue_url,
         "ResultsTableName": results_table_name,
         # The results table's keys (lambdas/common/contract.py): the object's partition, one model's results.
-        "ObjectKeyPrefix": contract.object_pk(bucket_name, ""),
+        "ObjectKeyPrefix": contract.OBJECT_PK_PREFIX,
         "ResultKeyPrefix": contract.result_sk_prefix(model.project_version_arn),
         "ControllerStateMachineArn": controller_state_machine_arn,
         "ResultsPrefix": constants.BACKFILL_RESULTS_PREFIX,
