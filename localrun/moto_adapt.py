@@ -2,7 +2,7 @@
 
 Offline and in tests only — the deployed definition is never changed for moto:
 * moto 5.2 ships its JSONata interpreter without an evaluator: ``install_moto_jsonata`` plugs in
-  jsonata-python (see ``infra/statemachines/moto_jsonata.py``).
+  jsonata-python (see ``localrun/moto_jsonata.py``).
 * moto names aws-sdk errors with the lower-case service name (``rekognition.ThrottlingException``)
   where AWS uses PascalCase (``Rekognition.ThrottlingException``): :func:`moto_definition` rewrites
   those ``ErrorEquals`` prefixes in the definition text before the state machine is created in moto.

@@ -36,7 +36,7 @@ from infra.statemachines import (
     execution_timeout_seconds,
     substitute,
 )
-from infra.statemachines.moto_jsonata import install_moto_jsonata
+from localrun.moto_jsonata import install_moto_jsonata
 from localrun.clock import ManualClock
 from localrun.emulator import CustomLabelsEmulator
 from localrun.moto_adapt import MOTO_CONFIG, install_sdk_field_names, moto_definition

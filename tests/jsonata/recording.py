@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:  # moto and jsonata load only when a recorded suite runs
-    from infra.statemachines.moto_jsonata import Evaluation
+    from localrun.moto_jsonata import Evaluation
 
 ROOT = Path(__file__).resolve().parents[2]
 # The suites that execute the real definitions in moto (controller: every path; backfill: a small prefix).
@@ -68,7 +68,7 @@ class EvaluationStore:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, evaluation: Evaluation) -> None:
-        """Recorder for :func:`infra.statemachines.moto_jsonata.recording` (moto runs executions in threads)."""
+        """Recorder for :func:`localrun.moto_jsonata.recording` (moto runs executions in threads)."""
         with self._lock:
             self._add(evaluation)
 
@@ -136,7 +136,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     if source is None:
         yield
         return
-    from infra.statemachines.moto_jsonata import recording
+    from localrun.moto_jsonata import recording
 
     ran_sources.add(source)
     with recording(STORE.add):

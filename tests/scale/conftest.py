@@ -22,7 +22,7 @@ from moto import mock_aws
 
 from infra.config import PipelineConfig, parse_config
 from infra.statemachines import backfill_definition, backfill_substitutions, substitute
-from infra.statemachines.moto_jsonata import install_moto_jsonata
+from localrun.moto_jsonata import install_moto_jsonata
 from localrun.moto_adapt import MOTO_CONFIG, install_sdk_field_names
 from localrun.resources import create_results_table
 from tests.scale.moto_backfill import (
