@@ -9,11 +9,8 @@ typed config the CDK app reads. A development and rehearsal tool: nothing here i
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 import threading
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,15 +25,6 @@ from moto import mock_aws
 
 from infra import constants
 from infra.config import ModelConfig, PipelineConfig
-from infra.statemachines import (
-    controller_definition,
-    controller_substitutions,
-    execution_timeout_seconds,
-    substitute,
-)
-from infra.statemachines.moto_jsonata import install_moto_jsonata
-from lambdas.common import ingest
-from lambdas.common.ingest import object_created_pattern
 from lambdas.common.observability import SERVICE
 from lambdas.detect.adapters import (
     DynamoResultsRepository,
@@ -49,29 +37,27 @@ from lambdas.detect.handler import Settings, handle
 from lambdas.detect.logic import Dependencies
 from localrun.clock import ScaledClock
 from localrun.emulator import CustomLabelsEmulator, Faults, Manifest
-from localrun.moto_adapt import MOTO_CONFIG, install_sdk_field_names, moto_definition, serialize_moto_requests
+from localrun.moto_adapt import MOTO_CONFIG, install_sdk_field_names, serialize_moto_requests
+from localrun.moto_jsonata import install_moto_jsonata
 from localrun.poller import EventSourcePoller
-from localrun.resources import create_control_table, create_results_table
+from localrun.world import ACCOUNT, ModelResources, Names, World
 
-ACCOUNT = "123456789012"  # moto's default account
-LOCAL_BUCKET = "clp-uploads-local"
-LOCAL_TABLE = "clp-results-local"
-LOCAL_CONTROL_TABLE = "clp-control-local"
-LOCAL_BUS = "clp-events-local"
+# The offline pipeline's resource names (localrun.world.Names), for callers that address them directly.
+LOCAL_BUCKET = Names.bucket
+LOCAL_TABLE = Names.results_table
+LOCAL_CONTROL_TABLE = Names.control_table
+LOCAL_BUS = Names.bus
 
-
-@dataclass
-class ModelResources:
-    """What the runtime created for one model."""
-
-    model: ModelConfig
-    queue_url: str
-    queue_arn: str
-    dlq_url: str
-    function_name: str
-    mapping_uuid: str
-    state_machine_arn: str = ""
-    poller: EventSourcePoller | None = None
+__all__ = [
+    "ACCOUNT",
+    "LOCAL_BUCKET",
+    "LOCAL_BUS",
+    "LOCAL_CONTROL_TABLE",
+    "LOCAL_TABLE",
+    "ModelResources",
+    "OfflineRuntime",
+    "RuntimeOptions",
+]
 
 
 @dataclass
@@ -101,7 +87,8 @@ class OfflineRuntime:
         self.options = options or RuntimeOptions()
         self.clock = ScaledClock(self.options.time_scale)
         self.region = config.models[0].region
-        self.models: dict[str, ModelResources] = {}
+        self.world = World(config, self.client)
+        self.models: dict[str, ModelResources] = self.world.models
         self._mock: Any = None
         self.emulator: CustomLabelsEmulator | None = None
         self._log_handler: logging.Handler | None = None
@@ -132,9 +119,9 @@ class OfflineRuntime:
                     tps_per_inference_unit=model.tps_per_inference_unit,
                     manifest=self.options.manifest,
                 )
-            self._create_shared()
-            for model in self.config.models:
-                self.models[model.name] = self._create_model(model)
+            self.world.create_shared().create_models()
+            self.world.configure_ingest()
+            self.world.create_controllers()
             self._start_pollers()
         except BaseException:
             self.__exit__(None, None, None)
@@ -191,105 +178,8 @@ class OfflineRuntime:
 
     # -- resources --------------------------------------------------------------------------------
 
-    def _create_shared(self) -> None:
-        s3 = self.client("s3")
-        if self.region == "us-east-1":
-            s3.create_bucket(Bucket=LOCAL_BUCKET)
-        else:
-            s3.create_bucket(Bucket=LOCAL_BUCKET, CreateBucketConfiguration={"LocationConstraint": self.region})
-        s3.put_bucket_versioning(Bucket=LOCAL_BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        create_results_table(self.client("dynamodb"), LOCAL_TABLE)
-        create_control_table(self.client("dynamodb"), LOCAL_CONTROL_TABLE)
-        self.client("events").create_event_bus(Name=LOCAL_BUS)
-        iam = self.client("iam")
-        iam.create_role(
-            RoleName="clp-local-detect",
-            AssumeRolePolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "lambda.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
-        )
-        iam.create_role(
-            RoleName="clp-local-controller",
-            AssumeRolePolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "states.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
-        )
-
-    def _create_model(self, model: ModelConfig) -> ModelResources:
-        sqs = self.client("sqs")
-        name = f"{self.config.resource_prefix}-{model.name}"
-        dlq_url = sqs.create_queue(
-            QueueName=f"{name}-dlq",
-            Attributes={"MessageRetentionPeriod": str(constants.QUEUE_RETENTION_DAYS * 86400)},
-        )["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        queue_url = sqs.create_queue(
-            QueueName=f"{name}-detect",
-            Attributes={
-                "MessageRetentionPeriod": str(constants.QUEUE_RETENTION_DAYS * 86400),
-                "VisibilityTimeout": str(constants.QUEUE_VISIBILITY_TIMEOUT_SECONDS),
-                "RedrivePolicy": json.dumps(
-                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": constants.DLQ_MAX_RECEIVE_COUNT}
-                ),
-            },
-        )["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        # moto delivers messages itself to an *enabled* mapping on its queue (and deletes them). The
-        # mapping record points at an idle shadow queue instead, so the controller can enable and
-        # disable it while this runtime's poller — honouring that state — consumes the real queue.
-        shadow_url = sqs.create_queue(QueueName=f"{name}-esm-shadow")["QueueUrl"]
-        shadow_arn = sqs.get_queue_attributes(QueueUrl=shadow_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        lambda_client = self.client("lambda")
-        function_name = f"{name}-detect"
-        lambda_client.create_function(
-            FunctionName=function_name,
-            Runtime=constants.LAMBDA_PYTHON_RUNTIME,
-            Role=f"arn:aws:iam::{ACCOUNT}:role/clp-local-detect",
-            Handler=constants.DETECT_HANDLER,
-            Code={"ZipFile": _placeholder_zip()},
-            Timeout=constants.DETECT_FUNCTION_TIMEOUT_SECONDS,
-        )
-        mapping = lambda_client.create_event_source_mapping(
-            EventSourceArn=shadow_arn,
-            FunctionName=function_name,
-            BatchSize=constants.SQS_BATCH_SIZE,
-            Enabled=False,
-            FunctionResponseTypes=["ReportBatchItemFailures"],
-            ScalingConfig={"MaximumConcurrency": model.effective_max_concurrency},
-        )
-        return ModelResources(
-            model=model,
-            queue_url=queue_url,
-            queue_arn=queue_arn,
-            dlq_url=dlq_url,
-            function_name=function_name,
-            mapping_uuid=mapping["UUID"],
-        )
-
     def _start_pollers(self) -> None:
-        self._configure_ingest()
         for resources in self.models.values():
-            resources.state_machine_arn = self._create_controller(resources)
             resources.poller = EventSourcePoller(
                 sqs=self.client("sqs"),
                 lambda_client=self.client("lambda"),
@@ -301,39 +191,6 @@ class OfflineRuntime:
                 visibility_timeout_real_seconds=self.clock.to_real_seconds(constants.QUEUE_VISIBILITY_TIMEOUT_SECONDS),
             )
             resources.poller.start()
-
-    def _configure_ingest(self) -> None:
-        """Uploads → EventBridge → one rule per model → its queue, as deployed (lambdas/common/ingest.py).
-
-        moto sends each S3 event to every rule of every bus in the region and filters by the rule's pattern,
-        so the deployed pattern is what routes an upload to its model's queue here too.
-        """
-        s3, events, sqs = self.client("s3"), self.client("events"), self.client("sqs")
-        s3.put_bucket_notification_configuration(
-            Bucket=LOCAL_BUCKET, NotificationConfiguration={"EventBridgeConfiguration": {}}
-        )
-        for resources in self.models.values():
-            rule = f"{self.config.resource_prefix}-{resources.model.name}-ingest"
-            dlq_arn = sqs.get_queue_attributes(QueueUrl=resources.dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-                "QueueArn"
-            ]
-            events.put_rule(
-                Name=rule, EventPattern=json.dumps(object_created_pattern(LOCAL_BUCKET, resources.model.prefix))
-            )
-            events.put_targets(
-                Rule=rule,
-                Targets=[
-                    {
-                        "Id": "detect-queue",
-                        "Arn": resources.queue_arn,
-                        "DeadLetterConfig": {"Arn": dlq_arn},
-                        "RetryPolicy": {
-                            "MaximumRetryAttempts": ingest.RETRY_ATTEMPTS,
-                            "MaximumEventAgeInSeconds": ingest.MAX_EVENT_AGE_SECONDS,
-                        },
-                    }
-                ],
-            )
 
     def _detect_handler(self, model: ModelConfig) -> Callable[[dict[str, Any]], dict[str, Any]]:
         """The real detect handler with this model's settings and clients on the emulator's clock."""
@@ -374,30 +231,6 @@ class OfflineRuntime:
 
         return invoke
 
-    def _create_controller(self, resources: ModelResources) -> str:
-        """The real controller ASL file, substituted like CloudFormation does, adapted for moto."""
-
-        model = resources.model
-        definition = substitute(
-            controller_definition(execution_timeout_seconds(model.lifecycle)),
-            controller_substitutions(
-                self.config,
-                model,
-                queue_url=resources.queue_url,
-                event_source_mapping_id=resources.mapping_uuid,
-                control_table_name=LOCAL_CONTROL_TABLE,
-                event_bus_name=LOCAL_BUS,
-                backlog_alarm_name="",  # the rehearsal starts sessions itself (as the schedule would)
-            ),
-        )
-        response = self.client("stepfunctions").create_state_machine(
-            name=f"{self.config.resource_prefix}-{model.name}-controller",
-            definition=moto_definition(definition),
-            roleArn=f"arn:aws:iam::{ACCOUNT}:role/clp-local-controller",
-            type="STANDARD",
-        )
-        return str(response["stateMachineArn"])
-
     # -- operations -------------------------------------------------------------------------------
 
     def upload_directory(self, directory: Path, model: ModelConfig | None = None) -> list[str]:
@@ -410,14 +243,6 @@ class OfflineRuntime:
             s3.put_object(Bucket=LOCAL_BUCKET, Key=key, Body=path.read_bytes())
             keys.append(key)
         return keys
-
-
-def _placeholder_zip() -> bytes:
-    """moto needs a code package for the function record; the runtime calls the handler in-process."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("README.txt", "The offline runtime invokes lambdas.detect.handler in-process.\n")
-    return buffer.getvalue()
 
 
 class _LocalContext:
