@@ -16,15 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from lambdas.common.observability import logger, metrics
-from lambdas.detect.adapters import (
-    DynamoResultsRepository,
-    EventBridgePublisher,
-    RekognitionDetector,
-    S3ObjectInspector,
-    SqsRequeuer,
-)
 from lambdas.detect.handler import Settings, handle
-from lambdas.detect.logic import Dependencies
+from lambdas.detect.wiring import build_dependencies
 
 ROOT = Path(__file__).resolve().parent.parent
 ARN = "arn:aws:rekognition:us-east-1:111122223333:project/bench/version/bench.1/1767225600000"
@@ -172,14 +165,6 @@ class OverheadResult:
 
 def run_b4(batches: int = 300, batch_size: int = 10, log_level: str = "INFO") -> OverheadResult:
     """Handler CPU per record through ``handle()`` with the real adapters on fake boto3 clients."""
-    client: Any = _Client()
-    deps = Dependencies(
-        detector=RekognitionDetector(client, ARN, 50.0, 10),
-        inspector=S3ObjectInspector(client),
-        repository=DynamoResultsRepository(client, "clp-results"),
-        publisher=EventBridgePublisher(client, "clp-bus"),
-        requeuer=SqsRequeuer(client, "https://sqs.us-east-1.amazonaws.com/111122223333/q", 60),
-    )
     settings = Settings.model_validate(
         {
             "MODEL_NAME": "bench",
@@ -192,6 +177,8 @@ def run_b4(batches: int = 300, batch_size: int = 10, log_level: str = "INFO") ->
             "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/111122223333/q",
         }
     )
+    client = _Client()
+    deps = build_dependencies(settings, lambda _service: client)
     context: Any = _Context()
     # Logs go where Lambda sends them (stdout → CloudWatch); here to a sink so the terminal is not the cost.
     sink = io.StringIO()

@@ -1,10 +1,12 @@
 """B2: detections/s while draining vs capacity (TPS × IUs), through the real handler and the emulator.
 
-Real: ``lambdas.detect.handler.handle`` with the real ``RekognitionDetector`` on a boto3 Rekognition client
-answered by the Custom Labels emulator (TPS limit per IU over a sliding second, real wall clock), and the
-event source mapping's maximum concurrency from ``ModelConfig.effective_max_concurrency``.
+Real: ``lambdas.detect.handler.handle`` with the adapters wired as deployed (``build_dependencies``), its
+``RekognitionDetector`` on a boto3 Rekognition client answered by the Custom Labels emulator (TPS limit per IU
+over a sliding second, real wall clock), and the event source mapping's maximum concurrency from
+``ModelConfig.effective_max_concurrency``.
 In memory: the queue (item failures go back to its tail, receive count kept, dead-lettered after 5 receives),
-S3 (the emulator reads one PNG from a fake client), results, events and requeues.
+and the S3, DynamoDB, EventBridge and SQS clients under the other adapters (the emulator reads one PNG from the
+fake S3; results are counted, never stored).
 Modelled: each DetectCustomLabels call takes ``call_seconds`` (the 1.0 s the concurrency sizing assumes,
 ``DETECT_CALL_SECONDS_ESTIMATE``); the emulator itself answers at once.
 """
@@ -26,9 +28,8 @@ from PIL import Image
 from bench.handler import _Context, s3_record
 from infra.config import Lifecycle, ModelConfig
 from lambdas.common.observability import logger
-from lambdas.detect.adapters import RekognitionDetector
 from lambdas.detect.handler import Settings, handle
-from lambdas.detect.logic import Dependencies
+from lambdas.detect.wiring import build_dependencies
 from localrun.emulator import CustomLabelsEmulator
 
 PROJECT_ARN = "arn:aws:rekognition:us-east-1:111122223333:project/bench/1767225600000"
@@ -46,57 +47,50 @@ class _Body(io.BytesIO):
     pass
 
 
-class _FakeS3:
+class _FakeAws:
+    """In-memory S3, DynamoDB, EventBridge and SQS clients: the calls the detect adapters and the emulator make.
+
+    Every object exists, no result is stored yet, every write and publish succeeds; written results are counted.
+    """
+
     def __init__(self) -> None:
         self._data = _png()
+        self.results = 0
+        self.lock = threading.Lock()
 
     def get_object(self, **_: Any) -> dict[str, Any]:
         return {"Body": _Body(self._data), "ContentLength": len(self._data)}
 
+    def head_object(self, **_: Any) -> dict[str, Any]:
+        return {}
 
-class _Store:
-    """In-memory repository, publisher, inspector and requeuer."""
+    def get_item(self, **_: Any) -> dict[str, Any]:
+        return {}
 
-    def __init__(self) -> None:
-        self.results = 0
-        self.lock = threading.Lock()
-
-    def get(self, *_: Any) -> None:
-        return None
-
-    def put(self, *_: Any) -> bool:
+    def transact_write_items(self, **_: Any) -> dict[str, Any]:
         with self.lock:
             self.results += 1
-        return True
+        return {}
 
-    def claim_publish(self, *_: Any) -> bool:
-        return True
+    def update_item(self, **_: Any) -> dict[str, Any]:
+        return {}
 
-    def release_publish(self, *_: Any) -> None:
-        return None
+    def put_events(self, **_: Any) -> dict[str, Any]:
+        return {"FailedEntryCount": 0, "Entries": [{"EventId": "e-1"}]}
 
-    def mark_published(self, *_: Any) -> None:
-        return None
-
-    def publish(self, *_: Any) -> None:
-        return None
-
-    def exists(self, *_: Any) -> bool:
-        return True
-
-    def requeue(self, *_: Any) -> None:
-        return None
+    def send_message(self, **_: Any) -> dict[str, Any]:
+        return {"MessageId": "m-1"}
 
 
-class _SlowDetector:
-    """The real detector, plus the service-side latency of a call (the emulator answers instantly)."""
+class _SlowRekognition:
+    """The emulator's client, plus the service-side latency of a call (the emulator answers instantly)."""
 
     def __init__(self, inner: Any, call_seconds: float) -> None:
         self._inner, self._call = inner, call_seconds
 
-    def detect(self, image: Any) -> Any:
+    def detect_custom_labels(self, **request: Any) -> Any:
         time.sleep(self._call)
-        return self._inner.detect(image)
+        return self._inner.detect_custom_labels(**request)
 
 
 @dataclass
@@ -197,8 +191,8 @@ def run_one(units: int, seconds_of_work: float, *, tps: float = 5.0, call_second
     concurrency = model.effective_max_concurrency
     capacity = tps * units
     images = round(capacity * seconds_of_work)
-    store = _Store()
-    emulator = CustomLabelsEmulator(s3_client=_FakeS3())  # type: ignore[arg-type]
+    aws = _FakeAws()
+    emulator = CustomLabelsEmulator(s3_client=aws)  # type: ignore[arg-type]
     emulator.add_model(
         project_arn=PROJECT_ARN,
         project_version_arn=VERSION_ARN,
@@ -210,15 +204,8 @@ def run_one(units: int, seconds_of_work: float, *, tps: float = 5.0, call_second
     queue = _Queue(images)
     context: Any = _Context()
     with emulator:
-        client = emulator.client("us-east-1")
-        store_any: Any = store
-        deps = Dependencies(
-            detector=_SlowDetector(RekognitionDetector(client, VERSION_ARN, None, None), call_seconds),
-            inspector=store_any,
-            repository=store_any,
-            publisher=store_any,
-            requeuer=store_any,
-        )
+        rekognition = _SlowRekognition(emulator.client("us-east-1"), call_seconds)
+        deps = build_dependencies(settings, lambda service: rekognition if service == "rekognition" else aws)
 
         def worker() -> None:
             while batch := queue.receive():
@@ -227,9 +214,7 @@ def run_one(units: int, seconds_of_work: float, *, tps: float = 5.0, call_second
 
         elapsed = _run_workers(concurrency, worker)
         throttled = emulator.errors.get("ProvisionedThroughputExceededException", 0)
-    return ThroughputResult(
-        units, capacity, concurrency, images, store.results, elapsed, throttled, queue.dead_lettered
-    )
+    return ThroughputResult(units, capacity, concurrency, images, aws.results, elapsed, throttled, queue.dead_lettered)
 
 
 def run_b2(seconds_of_work: float = 20.0, units: tuple[int, ...] = (1, 2, 4)) -> list[ThroughputResult]:

@@ -7,22 +7,12 @@ import os
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
-from pydantic import BaseModel, ConfigDict, Field
 
 from lambdas.common.observability import logger, metrics
-from lambdas.detect.adapters import (
-    DynamoResultsRepository,
-    EventBridgePublisher,
-    RekognitionDetector,
-    S3ObjectInspector,
-    SqsRequeuer,
-)
 from lambdas.detect.errors import MalformedMessageError
 from lambdas.detect.logic import (
     PUBLISH_CLAIM_MARGIN_SECONDS,
@@ -31,22 +21,8 @@ from lambdas.detect.logic import (
     ModelSettings,
     process_message,
 )
-
-
-class Settings(BaseModel):
-    """Environment of the function, validated once per container."""
-
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
-
-    model_name: str = Field(alias="MODEL_NAME")
-    project_version_arn: str = Field(alias="PROJECT_VERSION_ARN")
-    model_prefix: str = Field(alias="MODEL_PREFIX")
-    min_confidence: float | None = Field(default=None, alias="MIN_CONFIDENCE", ge=0, le=100)
-    max_results: int | None = Field(default=None, alias="MAX_RESULTS", ge=1)
-    results_table: str = Field(alias="RESULTS_TABLE")
-    event_bus_name: str = Field(alias="EVENT_BUS_NAME")
-    queue_url: str = Field(alias="QUEUE_URL")
-    not_ready_delay_seconds: int = Field(default=60, alias="NOT_READY_DELAY_SECONDS", ge=0, le=900)
+from lambdas.detect.settings import Settings as Settings
+from lambdas.detect.wiring import build_dependencies, deployed_client
 
 
 @cache
@@ -58,23 +34,7 @@ def settings() -> Settings:
 @cache
 def dependencies() -> Dependencies:
     """Clients are created once per container, lazily, so importing the module stays cheap."""
-    current = settings()
-    # Adaptive mode adds client-side rate limiting on top of retries: a model at its TPS limit
-    # answers ProvisionedThroughputExceeded, and backing off is cheaper than failing the message.
-    rekognition_config = Config(retries={"mode": "adaptive", "max_attempts": 8})
-    standard = Config(retries={"mode": "standard", "max_attempts": 6})
-    return Dependencies(
-        detector=RekognitionDetector(
-            boto3.client("rekognition", config=rekognition_config),
-            current.project_version_arn,
-            current.min_confidence,
-            current.max_results,
-        ),
-        inspector=S3ObjectInspector(boto3.client("s3", config=standard)),
-        repository=DynamoResultsRepository(boto3.client("dynamodb", config=standard), current.results_table),
-        publisher=EventBridgePublisher(boto3.client("events", config=standard), current.event_bus_name),
-        requeuer=SqsRequeuer(boto3.client("sqs", config=standard), current.queue_url, current.not_ready_delay_seconds),
-    )
+    return build_dependencies(settings(), deployed_client)
 
 
 def model_settings(current: Settings) -> ModelSettings:

@@ -17,14 +17,8 @@ from moto import mock_aws
 
 from infra.constants import DETAIL_TYPE_DETECTED, DETAIL_TYPE_FAILED, EVENT_SOURCE
 from lambdas.detect import handler as handler_module
-from lambdas.detect.adapters import (
-    DynamoResultsRepository,
-    EventBridgePublisher,
-    RekognitionDetector,
-    S3ObjectInspector,
-    SqsRequeuer,
-)
 from lambdas.detect.logic import Dependencies
+from lambdas.detect.wiring import build_dependencies
 from localrun.resources import create_results_table
 
 BUCKET = "clp-uploads-test"
@@ -185,13 +179,6 @@ def pipeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
         rekognition = boto3.client("rekognition")
         stubber = Stubber(rekognition)
         stubber.activate()
-        deps = Dependencies(
-            detector=RekognitionDetector(rekognition, ARN, 50.0, 10),
-            inspector=S3ObjectInspector(s3),
-            repository=DynamoResultsRepository(dynamodb, TABLE),
-            publisher=EventBridgePublisher(events, BUS, sleep=lambda _s: None),
-            requeuer=SqsRequeuer(sqs, queue_url, 0),
-        )
         env = {
             "MODEL_NAME": MODEL,
             "PROJECT_VERSION_ARN": ARN,
@@ -201,10 +188,14 @@ def pipeline(monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
             "RESULTS_TABLE": TABLE,
             "EVENT_BUS_NAME": BUS,
             "QUEUE_URL": queue_url,
+            "NOT_READY_DELAY_SECONDS": "0",
         }
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         handler_module.settings.cache_clear()
+        # The handler's own wiring, on moto's clients and the stubbed rekognition one (no PutEvents backoff).
+        clients = {"rekognition": rekognition, "s3": s3, "dynamodb": dynamodb, "events": events, "sqs": sqs}
+        deps = build_dependencies(handler_module.settings(), clients.__getitem__, publish_sleep=lambda _s: None)
         monkeypatch.setattr(handler_module, "dependencies", lambda: deps)
         yield Pipeline(s3, sqs, dynamodb, events, rekognition, stubber, queue_url, capture_url, deps)
         handler_module.settings.cache_clear()
