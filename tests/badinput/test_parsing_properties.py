@@ -12,7 +12,8 @@ from hypothesis import given, settings, strategies as st
 from lambdas.detect.errors import MalformedMessageError
 from lambdas.detect.logic import parse_message, to_records
 from lambdas.detect.mapping import object_pk, result_sk
-from tests.conftest import load_event
+from tests.support import ids
+from tests.support.events import S3_NOTIFICATION_MULTI, load_event
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -45,7 +46,7 @@ def test_any_json_document_is_parsed_or_rejected_with_the_domain_error(document:
 @given(st.dictionaries(st.sampled_from(["eventName", "s3", "eventTime", "eventSource"]), json_values))
 def test_a_mangled_record_is_rejected_not_crashed_on(fields: dict[str, Any]) -> None:
     # Given a real record with some fields replaced by arbitrary JSON
-    record = load_event("s3_notification_multi.json")["Records"][0]
+    record = load_event(S3_NOTIFICATION_MULTI)["Records"][0]
     record.update(fields)
     # When parsed, Then it is either a valid record or the domain error
     _parse(json.dumps({"Records": [record]}))
@@ -57,8 +58,7 @@ def test_a_mangled_record_is_rejected_not_crashed_on(fields: dict[str, Any]) -> 
 )
 def test_result_keys_differ_for_different_versions_or_models(keys: tuple[str, str], versions: tuple[str, str]) -> None:
     # Given two object versions of one key (or two keys) under one model
-    arn = "arn:aws:rekognition:us-east-1:111122223333:project/p/version/v/1"
-    first = (object_pk("b", keys[0]), result_sk(arn, versions[0]))
-    second = (object_pk("b", keys[1]), result_sk(arn, versions[1]))
+    first = (object_pk("b", keys[0]), result_sk(ids.VERSION_ARN, versions[0]))
+    second = (object_pk("b", keys[1]), result_sk(ids.VERSION_ARN, versions[1]))
     # Then they share a result key only when key and version are equal (exactly-once is per version)
     assert (first == second) == (keys[0] == keys[1] and versions[0] == versions[1])

@@ -1,42 +1,22 @@
-"""One synthesized stack per session (the first synth takes seconds), with cdk-nag attached."""
+"""tests/infra's fixtures come from the root conftest's plugins (the session's ``synthesized`` stack).
+
+Until tests/ops/test_preflight.py imports them from tests.support, its ``from tests.infra.conftest import
+Synthesized, synthesized`` is answered here, lazily: a module ``__getattr__`` is invisible to pytest's fixture
+scan, so this conftest registers no second copy of the session fixture.
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import pytest
-from aws_cdk.assertions import Template
 
-from infra.app import build_app
-from infra.config import PipelineConfig
-from infra.stack import PipelineStack
+def __getattr__(name: str) -> Any:
+    if name == "Synthesized":
+        from tests.support.stack import Synthesized
 
+        return Synthesized
+    if name == "synthesized":
+        from tests.support.fixtures.stack import synthesized
 
-@dataclass
-class Synthesized:
-    stack: PipelineStack
-    config: PipelineConfig
-    template: Template
-    template_path: Path
-
-    @property
-    def json(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.template_path.read_text())
-        return data
-
-    def resources(self, resource_type: str) -> dict[str, Any]:
-        return {k: v for k, v in self.json["Resources"].items() if v["Type"] == resource_type}
-
-
-@pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    # cdk-nag AwsSolutions runs as a validation plugin: an unacknowledged finding fails synth() here.
-    app, stack, config = build_app(outdir=str(outdir))
-    assembly = app.synth()
-    template_path = Path(assembly.get_stack_by_name(stack.stack_name).template_full_path)
-    yield Synthesized(stack, config, Template.from_stack(stack), template_path)
+        return synthesized
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

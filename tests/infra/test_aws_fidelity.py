@@ -14,7 +14,7 @@ import pytest
 
 from infra.app import build_app, cdk_json_context
 from infra.statemachines import backfill_definition
-from tests.infra.conftest import Synthesized
+from tests.support.stack import Synthesized
 
 STACK_ID_SUFFIX = {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}
 

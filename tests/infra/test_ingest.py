@@ -9,7 +9,7 @@ from aws_cdk import CfnElement
 from constructs import IConstruct
 
 from lambdas.common import ingest
-from tests.infra.conftest import Synthesized
+from tests.support.stack import Synthesized
 
 
 def _id(synthesized: Synthesized, construct: IConstruct) -> str:

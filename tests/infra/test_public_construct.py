@@ -19,22 +19,17 @@ from constructs import Construct
 from infra import CustomLabelsPipeline, PipelineConfig
 from infra.config import parse_config
 from infra.pipeline import PipelineCollisionError
+from tests.support import ids
+from tests.support.configs import model_block
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
-ACCOUNT = "111122223333"
+ACCOUNT = ids.SAMPLE_ACCOUNT
 REGION = "eu-west-1"  # not the default app's region: the construct must follow the stack's environment
 WINDOW = {"cron": "cron(0 2 * * ? *)", "timezone": "Europe/Dublin", "window_minutes": 60, "lead_minutes": 10}
 
 
 def _model(name: str, prefix: str, lifecycle: dict[str, Any]) -> dict[str, Any]:
-    project = f"arn:aws:rekognition:{REGION}:{ACCOUNT}:project/{name}/1767225600000"
-    return {
-        "name": name,
-        "project_arn": project,
-        "project_version_arn": f"arn:aws:rekognition:{REGION}:{ACCOUNT}:project/{name}/version/{name}.v1/1767225600000",
-        "prefix": prefix,
-        "lifecycle": lifecycle,
-    }
+    return model_block(name, prefix, lifecycle, region=REGION, account=ACCOUNT)
 
 
 def _config(resource_prefix: str = "shelf", **extra: Any) -> PipelineConfig:

@@ -16,9 +16,8 @@ from infra import constants
 from infra.app import build_app, cdk_json_context
 from infra.config import ConfigError
 from localrun.resources import results_table_definition
-from tests.infra.conftest import Synthesized
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import ROOT
+from tests.support.stack import Synthesized
 
 
 def _statements(synthesized: Synthesized) -> list[dict[str, Any]]:

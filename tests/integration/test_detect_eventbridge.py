@@ -7,19 +7,18 @@ import json
 from typing import Any
 
 from lambdas.detect.handler import handler
-from tests.conftest import load_event
 from tests.integration.conftest import ARN, BUCKET, PREFIX, Pipeline, sqs_event
+from tests.support.events import eventbridge_object_created
 
 
 def _object_created(pipeline: Pipeline, key: str, body: bytes = b"\xff\xd8\xff fake jpeg") -> dict[str, Any]:
     """Put an object and return the EventBridge event S3 would emit for it (AWS's documented shape)."""
     response = pipeline.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
-    event = load_event("eventbridge_s3_object_created.json")
-    event["resources"] = [f"arn:aws:s3:::{BUCKET}"]
-    event["detail"]["bucket"]["name"] = BUCKET
-    event["detail"]["object"].update(
+    event = eventbridge_object_created(
         key=key, size=len(body), etag=response["ETag"].strip('"'), **{"version-id": response["VersionId"]}
     )
+    event["resources"] = [f"arn:aws:s3:::{BUCKET}"]
+    event["detail"]["bucket"]["name"] = BUCKET
     return event
 
 

@@ -12,19 +12,22 @@ from hypothesis import given, strategies as st
 from lambdas.common.ingest import object_created_pattern
 from lambdas.detect.errors import MalformedMessageError
 from lambdas.detect.logic import image_of, parse_message, to_records
-from tests.conftest import load_event
-
-EVENTBRIDGE = "eventbridge_s3_object_created.json"
+from tests.support.events import (
+    EVENTBRIDGE_OBJECT_CREATED as EVENTBRIDGE,
+    S3_NOTIFICATION_MULTI,
+    SQS_S3_PUT,
+    SQS_S3_TEST_EVENT,
+    eventbridge_object_created,
+    load_event,
+)
 
 
 def _eventbridge_body(**object_fields: object) -> str:
-    event = load_event(EVENTBRIDGE)
-    event["detail"]["object"].update(object_fields)
-    return json.dumps(event)
+    return json.dumps(eventbridge_object_created(**object_fields))
 
 
 def test_real_s3_put_event_in_sqs_is_parsed_and_the_key_decoded() -> None:
-    body = load_event("sqs_s3_put.json")["Records"][0]["body"]
+    body = load_event(SQS_S3_PUT)["Records"][0]["body"]
 
     records = to_records(parse_message(body))
     image = image_of(records[0])
@@ -39,7 +42,7 @@ def test_real_s3_put_event_in_sqs_is_parsed_and_the_key_decoded() -> None:
 
 
 def test_several_records_in_one_message_are_all_parsed() -> None:
-    body = json.dumps(load_event("s3_notification_multi.json"))
+    body = json.dumps(load_event(S3_NOTIFICATION_MULTI))
 
     images = [image_of(record) for record in to_records(parse_message(body))]
 
@@ -48,13 +51,13 @@ def test_several_records_in_one_message_are_all_parsed() -> None:
 
 
 def test_s3_test_event_has_no_records() -> None:
-    body = load_event("sqs_s3_test_event.json")["Records"][0]["body"]
+    body = load_event(SQS_S3_TEST_EVENT)["Records"][0]["body"]
 
     assert parse_message(body).items == ()
 
 
 def test_unversioned_object_is_keyed_on_its_etag() -> None:
-    body = load_event("s3_notification_multi.json")
+    body = load_event(S3_NOTIFICATION_MULTI)
     del body["Records"][0]["s3"]["object"]["versionId"]
 
     image = image_of(to_records(parse_message(json.dumps(body)))[0])
@@ -79,7 +82,7 @@ def test_malformed_bodies_raise_a_domain_error_with_the_reason(body: str, reason
 
 @given(st.text(min_size=1, max_size=200).filter(lambda s: "\x00" not in s))
 def test_any_key_survives_s3_url_encoding(key: str) -> None:
-    record = load_event("s3_notification_multi.json")["Records"][0]
+    record = load_event(S3_NOTIFICATION_MULTI)["Records"][0]
     record["s3"]["object"]["key"] = quote_plus(key, safe="")
 
     image = image_of(to_records(parse_message(json.dumps({"Records": [record]})))[0])
@@ -97,7 +100,7 @@ def test_any_key_survives_s3_url_encoding(key: str) -> None:
     )
 )
 def test_every_record_of_a_message_becomes_one_image(objects: list[dict[str, object]]) -> None:
-    template = load_event("s3_notification_multi.json")["Records"][0]
+    template = load_event(S3_NOTIFICATION_MULTI)["Records"][0]
     records = []
     for obj in objects:
         record = json.loads(json.dumps(template))
