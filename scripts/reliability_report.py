@@ -2,7 +2,7 @@
 
     make reliability-report    # runs tests/faults, tests/badinput, tests/security, then this script
 
-The records (JSON lines, one per scenario) are written by ``tests.reliability_support.record``.
+The records (JSON lines, one per scenario) are written by ``tests.support.reliability.record``.
 """
 
 from __future__ import annotations

@@ -3,37 +3,34 @@ whole matrix (module fixture), one parametrized test per input with its document
 
 from __future__ import annotations
 
-import io
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from infra.constants import DLQ_MAX_RECEIVE_COUNT
 from lambdas.common.observability import SERVICE
 from localrun.runtime import LOCAL_BUCKET, OfflineRuntime
-from tests.reliability_support import Outcome, check_invariants, jpeg, record, run_scenario
+from tests.support import ids
+from tests.support.events import s3_test_event
+from tests.support.images import Size, image, jpeg, noise
+from tests.support.reliability import Outcome, check_invariants, record
+from tests.support.scenarios import run_scenario
 
 SUITE = "bad input"
-MODEL = "produce-quality"
+MODEL = ids.MODEL
+BROWN = (120, 60, 30)
 
 
-def _image(fmt: str, size: tuple[int, int] = (96, 96), **save: Any) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, (120, 60, 30)).save(buffer, format=fmt, **save)
-    return buffer.getvalue()
+def _image(fmt: str, size: Size = (96, 96)) -> bytes:
+    return image(fmt, size, BROWN)
 
 
 def _big_png() -> bytes:
     # Noise does not compress: a 2,400 px square PNG is about 17 MB, over the 15 MB S3-object limit.
-    image = Image.frombytes("RGB", (2400, 2400), os.urandom(2400 * 2400 * 3))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=0)
-    return buffer.getvalue()
+    return noise("PNG", (2400, 2400), compress_level=0)
 
 
 # (case, relative key, body factory, expected status, expected reason)
@@ -60,16 +57,7 @@ MATRIX: list[tuple[str, str, Any, str, str | None]] = [
 ]
 OUTSIDE_KEY = "elsewhere/not-for-any-model.jpg"
 MALFORMED_BODY = '{"this is": "not an S3 notification"'
-TEST_EVENT = json.dumps(
-    {
-        "Service": "Amazon S3",
-        "Event": "s3:TestEvent",
-        "Time": "2026-11-26T00:00:00.000Z",
-        "Bucket": LOCAL_BUCKET,
-        "RequestId": "R",
-        "HostId": "H",
-    }
-)
+TEST_EVENT = json.dumps(s3_test_event(LOCAL_BUCKET))
 
 
 class _Capture(logging.Handler):

@@ -10,15 +10,11 @@ import pytest
 from localrun.emulator import Faults
 from localrun.rehearsal import Progress
 from localrun.runtime import LOCAL_BUCKET, OfflineRuntime
-from tests.reliability_support import (
-    CrashingRepository,
-    check_invariants,
-    dynamodb_throttling,
-    jpeg,
-    put_events_partial_failure,
-    record,
-    run_scenario,
-)
+from tests.support import ids
+from tests.support.faults import CrashingRepository, dynamodb_throttling, put_events_partial_failure
+from tests.support.images import jpeg
+from tests.support.reliability import check_invariants, record
+from tests.support.scenarios import run_scenario
 
 SUITE = "faults"
 
@@ -261,8 +257,8 @@ def test_many_images_across_two_models() -> None:
     body = jpeg(1)
     outcome = run_scenario(
         {
-            "produce-quality": {f"k/{n:04d}.jpg": body for n in range(PER_MODEL)},
-            "produce-quality-2": {f"k/{n:04d}.jpg": body for n in range(PER_MODEL)},
+            ids.MODEL: {f"k/{n:04d}.jpg": body for n in range(PER_MODEL)},
+            f"{ids.MODEL}-2": {f"k/{n:04d}.jpg": body for n in range(PER_MODEL)},
         },
         models=2,
         timeout_seconds=600,
@@ -271,7 +267,7 @@ def test_many_images_across_two_models() -> None:
 
     # Then both models label theirs, once each, and both are stopped
     check_invariants(outcome)
-    for name in ("produce-quality", "produce-quality-2"):
+    for name in (ids.MODEL, f"{ids.MODEL}-2"):
         assert outcome.statuses(name) == {"DETECTED": PER_MODEL}
     assert sum(outcome.events.values()) == 2 * PER_MODEL
     record(

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from localrun.runtime import LOCAL_BUCKET, OfflineRuntime, RuntimeOptions
-from tests.reliability_support import config
+from tests.support.configs import pipeline_config
 
 COUNTS = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]
 
@@ -19,7 +19,7 @@ COUNTS = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"
 @pytest.fixture
 def runtime() -> Iterator[OfflineRuntime]:
     # Three models on three prefixes: the ingest wiring exactly as the runtime builds it on entry
-    with OfflineRuntime(config(models=3), RuntimeOptions(time_scale=600.0)) as built:
+    with OfflineRuntime(pipeline_config(models=3), RuntimeOptions(time_scale=600.0)) as built:
         yield built
 
 

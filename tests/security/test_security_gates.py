@@ -15,8 +15,9 @@ import pytest
 
 import infra.nag
 from infra.app import build_app
-from tests.infra.conftest import Synthesized
-from tests.reliability_support import ROOT, record
+from tests.support.paths import ROOT
+from tests.support.reliability import record
+from tests.support.stack import Synthesized
 
 SUITE = "security"
 SCOPED_SERVICES = ("rekognition", "s3", "sqs", "dynamodb", "events", "states", "lambda")
