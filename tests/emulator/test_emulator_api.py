@@ -12,18 +12,14 @@ from botocore.exceptions import ClientError, ParamValidationError
 
 from localrun.clock import ManualClock
 from localrun.emulator import CustomLabelsEmulator, EmulatorConfigError, Faults
-from tests.emulator.emulator_support import (
-    PROJECT_ARN,
-    REGION,
-    VERSION_ARN,
-    assert_valid_output,
-    image_bytes,
-    version_arn,
-)
+from tests.support import ids
+from tests.support.emulator import PROJECT_ARN, REGION, VERSION_ARN, assert_valid_output, version_arn
+from tests.support.images import image
 
-UNKNOWN_VERSION = (
-    "arn:aws:rekognition:us-east-1:111122223333:project/produce-quality/version/produce-quality.nope/1767225600001"
+UNKNOWN_VERSION = ids.version_arn(
+    ids.MODEL, f"{ids.MODEL}.nope", account=ids.SAMPLE_ACCOUNT, timestamp=str(int(ids.TIMESTAMP) + 1)
 )
+OTHER_PROJECT = ids.project_arn("other", account=ids.SAMPLE_ACCOUNT, timestamp="1")
 
 
 def _code(exc: pytest.ExceptionInfo[ClientError]) -> str:
@@ -63,7 +59,7 @@ def test_start_and_stop_return_the_modeled_shape(rek: Any, clock: ManualClock) -
         ("start_project_version", {"ProjectVersionArn": UNKNOWN_VERSION, "MinInferenceUnits": 1}),
         ("stop_project_version", {"ProjectVersionArn": UNKNOWN_VERSION}),
         ("detect_custom_labels", {"ProjectVersionArn": UNKNOWN_VERSION, "Image": {"Bytes": b"x"}}),
-        ("describe_project_versions", {"ProjectArn": "arn:aws:rekognition:us-east-1:111122223333:project/other/1"}),
+        ("describe_project_versions", {"ProjectArn": OTHER_PROJECT}),
     ],
 )
 def test_unknown_resources_are_resource_not_found(rek: Any, call: str, kwargs: dict[str, Any]) -> None:
@@ -76,7 +72,7 @@ def test_unknown_resources_are_resource_not_found(rek: Any, call: str, kwargs: d
 
 def test_detect_on_a_stopped_model_is_resource_not_ready(rek: Any) -> None:
     with pytest.raises(rek.exceptions.ResourceNotReadyException) as info:
-        rek.detect_custom_labels(ProjectVersionArn=VERSION_ARN, Image={"Bytes": image_bytes()})
+        rek.detect_custom_labels(ProjectVersionArn=VERSION_ARN, Image={"Bytes": image()})
     assert isinstance(info.value, ClientError)
     assert _code(info) == "ResourceNotReadyException"
 
@@ -186,7 +182,7 @@ def test_direct_calls_behave_like_the_client(emu: CustomLabelsEmulator) -> None:
     "kwargs",
     [
         {
-            "project_arn": "arn:aws:rekognition:us-east-1:111122223333:project/other/1",
+            "project_arn": OTHER_PROJECT,
             "project_version_arn": VERSION_ARN,
         },
         {"project_arn": PROJECT_ARN, "project_version_arn": "not-an-arn"},

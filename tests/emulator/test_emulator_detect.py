@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import threading
 from collections import Counter
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from PIL import Image
 
 from localrun.clock import ManualClock
 from localrun.emulator import CustomLabelsEmulator, Faults, Manifest
-from tests.emulator.emulator_support import (
-    BUCKET,
-    PROJECT_ARN,
-    VERSION_ARN,
-    assert_valid_output,
-    image_bytes,
-    version_arn,
-)
+from tests.support.emulator import BUCKET, PROJECT_ARN, VERSION_ARN, assert_valid_output, version_arn
+from tests.support.images import image, noise
 
 
 def _detect_bytes(rek: Any, data: bytes, **kwargs: Any) -> dict[str, Any]:
@@ -49,23 +41,21 @@ def _error_code(rek: Any, call: Any) -> str:
 
 def _truncated_jpeg() -> bytes:
     # Noise does not compress, so cutting the file in half really loses scan data.
-    noise = Image.frombytes("RGB", (128, 128), bytes(range(256)) * 192)
-    buf = io.BytesIO()
-    noise.save(buf, "JPEG", quality=95)
-    return buf.getvalue()[: len(buf.getvalue()) // 2]
+    data = noise("JPEG", (128, 128), bytes(range(256)) * 192, quality=95)
+    return data[: len(data) // 2]
 
 
 INLINE_CASES = {
-    "64px PNG": (image_bytes(width=64, height=64), None),
-    "4096x64 PNG": (image_bytes(width=4096, height=64), None),
-    "JPEG": (image_bytes("JPEG", width=100, height=80), None),
-    "32px PNG": (image_bytes(width=32, height=32), "InvalidParameterException"),
-    "5000px wide PNG": (image_bytes(width=5000, height=64), "InvalidParameterException"),
-    "63px tall JPEG": (image_bytes("JPEG", width=100, height=63), "InvalidParameterException"),
+    "64px PNG": (image(size=(64, 64)), None),
+    "4096x64 PNG": (image(size=(4096, 64)), None),
+    "JPEG": (image("JPEG", (100, 80)), None),
+    "32px PNG": (image(size=(32, 32)), "InvalidParameterException"),
+    "5000px wide PNG": (image(size=(5000, 64)), "InvalidParameterException"),
+    "63px tall JPEG": (image("JPEG", (100, 63)), "InvalidParameterException"),
     "truncated JPEG": (_truncated_jpeg(), "InvalidImageFormatException"),
-    "GIF": (image_bytes("GIF"), "InvalidImageFormatException"),
-    "BMP": (image_bytes("BMP"), "InvalidImageFormatException"),
-    "WebP": (image_bytes("WEBP"), "InvalidImageFormatException"),
+    "GIF": (image("GIF"), "InvalidImageFormatException"),
+    "BMP": (image("BMP"), "InvalidImageFormatException"),
+    "WebP": (image("WEBP"), "InvalidImageFormatException"),
     "text": (b"just some notes\n", "InvalidImageFormatException"),
     "PNG magic only": (b"\x89PNG\r\n\x1a\n", "InvalidImageFormatException"),
 }
@@ -85,7 +75,7 @@ def test_inline_image_limits(rek: Any, start_running: Any, case: str) -> None:
 
 def test_inline_bytes_over_4_mib_are_too_large_and_over_5_mib_fail_validation(rek: Any, start_running: Any) -> None:
     start_running()
-    big = image_bytes(width=1300, height=1200, compress_level=0)  # ~4.5 MiB
+    big = image(size=(1300, 1200), compress_level=0)  # ~4.5 MiB
     assert 4 * 2**20 < len(big) < 5 * 2**20
     assert _error_code(rek, lambda: _detect_bytes(rek, big)) == "ImageTooLargeException"
     huge = b"\x89PNG\r\n\x1a\n" + bytes(5 * 2**20)
@@ -96,10 +86,10 @@ def test_s3_limits_and_missing_objects(emu: CustomLabelsEmulator, rek: Any, s3: 
     # Given a running model (with TPS to spare) and objects in a versioned bucket
     emu.set_tps(VERSION_ARN, 100.0)
     start_running()
-    s3.put_object(Bucket=BUCKET, Key="ok.png", Body=image_bytes())
+    s3.put_object(Bucket=BUCKET, Key="ok.png", Body=image())
     s3.put_object(Bucket=BUCKET, Key="empty.png", Body=b"")
     s3.put_object(Bucket=BUCKET, Key="notes.txt", Body=b"hello")
-    sixteen_mb = image_bytes(width=2400, height=2400, compress_level=0)
+    sixteen_mb = image(size=(2400, 2400), compress_level=0)
     assert len(sixteen_mb) > 15 * 2**20
     s3.put_object(Bucket=BUCKET, Key="big.png", Body=sixteen_mb)
     # When each is detected, Then
@@ -129,7 +119,7 @@ def test_the_requested_s3_version_is_read(
         project_arn=PROJECT_ARN, project_version_arn=version_arn(1), manifest=dataset["manifest"], status="RUNNING"
     )
     v1 = s3.put_object(Bucket=BUCKET, Key="a.png", Body=dataset["images"]["rotten"])["VersionId"]
-    s3.put_object(Bucket=BUCKET, Key="a.png", Body=image_bytes(color=(1, 2, 3)))
+    s3.put_object(Bucket=BUCKET, Key="a.png", Body=image(colour=(1, 2, 3)))
 
     def detect(version: str | None) -> list[str]:
         s3_object = {"Bucket": BUCKET, "Name": "a.png"} | ({"Version": version} if version else {})
@@ -143,7 +133,7 @@ def test_the_requested_s3_version_is_read(
 
 def test_an_injected_s3_client_is_used(s3: Any, clock: ManualClock) -> None:
     # Given an emulator outside any context manager with an explicit S3 client
-    s3.put_object(Bucket=BUCKET, Key="x.png", Body=image_bytes())
+    s3.put_object(Bucket=BUCKET, Key="x.png", Body=image())
     calls: list[str] = []
     s3.meta.events.register("before-call.s3.GetObject", lambda **_: calls.append("get"))
     emu = CustomLabelsEmulator(clock=clock, s3_client=s3)
@@ -181,7 +171,7 @@ def test_labels_are_matched_by_content_and_filtered_by_the_assumed_threshold(
     # And with MinConfidence 0 every label comes back, highest confidence first
     assert _labels(rek, labelled["mixed"], MinConfidence=0) == [("ripe", 90.0), ("raw", 20.0)]
     # And an unknown image has no labels
-    assert _labels(rek, image_bytes(color=(9, 9, 9))) == []
+    assert _labels(rek, image(colour=(9, 9, 9))) == []
 
 
 def test_min_confidence_and_max_results(rek: Any, labelled: dict[str, bytes]) -> None:
@@ -202,7 +192,7 @@ def test_same_content_under_another_key_gets_the_same_labels(
 ) -> None:
     # Given the reference image uploaded under a new name, and the s3:// reference image
     s3.put_object(Bucket=BUCKET, Key="uploads/renamed.jpg", Body=labelled["rotten"])
-    s3.put_object(Bucket=BUCKET, Key="reference/remote.jpg", Body=image_bytes(color=(5, 5, 5)))
+    s3.put_object(Bucket=BUCKET, Key="reference/remote.jpg", Body=image(colour=(5, 5, 5)))
 
     def by_key(key: str) -> list[str]:
         response = rek.detect_custom_labels(
@@ -240,7 +230,7 @@ def test_tps_limit_is_per_inference_unit_over_a_sliding_second(
     # Given 2 TPS per IU and 2 IUs: 4 calls per second
     emu.set_tps(VERSION_ARN, 2.0)
     start_running(units=2)
-    png = image_bytes()
+    png = image()
     # When 5 calls arrive within the same second, Then the 5th is over the limit
     for _ in range(4):
         _detect_bytes(rek, png)
@@ -259,7 +249,7 @@ def test_set_tps_changes_the_limit_at_run_time(
 ) -> None:
     start_running()
     emu.set_tps(VERSION_ARN, 1.0)
-    png = image_bytes()
+    png = image()
     _detect_bytes(rek, png)
     assert _error_code(rek, lambda: _detect_bytes(rek, png)) == "ProvisionedThroughputExceededException"
     emu.set_tps(VERSION_ARN, 10.0)
@@ -273,7 +263,7 @@ def test_transient_errors_hit_a_seeded_fraction_of_calls(clock: ManualClock) -> 
         emu.add_model(
             project_arn=PROJECT_ARN, project_version_arn=VERSION_ARN, status="RUNNING", tps_per_inference_unit=1e6
         )
-        png = image_bytes()
+        png = image()
         seen: Counter[str] = Counter()
         for _ in range(200):
             try:
@@ -296,7 +286,7 @@ def test_concurrent_detects_are_all_accounted_for(rek: Any, emu: CustomLabelsEmu
     # Given a running model with room for every call
     emu.set_tps(VERSION_ARN, 1000.0)
     start_running()
-    png = image_bytes()
+    png = image()
     errors: list[BaseException] = []
 
     def worker() -> None:

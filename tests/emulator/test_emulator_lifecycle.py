@@ -8,14 +8,16 @@ import pytest
 
 from localrun.clock import DEFAULT_EPOCH, ManualClock
 from localrun.emulator import CustomLabelsEmulator, EmulatorConfigError, Faults, version_name_of
-from tests.emulator.emulator_support import PROJECT_ARN, START_DELAY, STOP_DELAY, VERSION_ARN, image_bytes, version_arn
+from tests.support import ids
+from tests.support.emulator import PROJECT_ARN, START_DELAY, STOP_DELAY, VERSION_ARN, version_arn
+from tests.support.images import image
 
 
 def _describe(rek: Any) -> dict[str, Any]:
     desc: dict[str, Any]
-    (desc,) = rek.describe_project_versions(
-        ProjectArn=PROJECT_ARN, VersionNames=["produce-quality.2026-01-01T00.00.00"]
-    )["ProjectVersionDescriptions"]
+    (desc,) = rek.describe_project_versions(ProjectArn=PROJECT_ARN, VersionNames=[ids.VERSION_NAME])[
+        "ProjectVersionDescriptions"
+    ]
     return desc
 
 
@@ -78,7 +80,7 @@ def test_fail_start_ends_failed_with_a_message_and_can_be_retried(
     # Then the model is FAILED with the message, detect is not ready, and the session ended then
     assert (desc["Status"], desc["StatusMessage"]) == ("FAILED", "no capacity")
     with pytest.raises(rek.exceptions.ResourceNotReadyException):
-        rek.detect_custom_labels(ProjectVersionArn=VERSION_ARN, Image={"Bytes": image_bytes()})
+        rek.detect_custom_labels(ProjectVersionArn=VERSION_ARN, Image={"Bytes": image()})
     (session,) = emu.billing(VERSION_ARN).sessions
     assert (session.end_status, session.ended_at) == ("FAILED", DEFAULT_EPOCH + START_DELAY)
     # When the fault is cleared and the start retried, Then it runs
@@ -102,7 +104,7 @@ def test_external_stop_mid_run(emu: CustomLabelsEmulator, rek: Any, clock: Manua
     assert emu.stop_externally(VERSION_ARN) == "STOPPING"
     # Then detection is refused at once, and the model reaches STOPPED after the stop delay
     with pytest.raises(rek.exceptions.ResourceNotReadyException):
-        rek.detect_custom_labels(ProjectVersionArn=VERSION_ARN, Image={"Bytes": image_bytes()})
+        rek.detect_custom_labels(ProjectVersionArn=VERSION_ARN, Image={"Bytes": image()})
     clock.advance(STOP_DELAY)
     assert emu.status(VERSION_ARN) == "STOPPED"
     # And stopping a stopped model externally is a no-op
@@ -113,7 +115,7 @@ def test_a_model_registered_running_is_usable_and_billed_from_registration(clock
     emu = CustomLabelsEmulator(clock=clock)
     emu.add_model(project_arn=PROJECT_ARN, project_version_arn=VERSION_ARN, status="RUNNING", inference_units=3)
     clock.advance(100)
-    response = emu.detect_custom_labels(ProjectVersionArn=VERSION_ARN, Image={"Bytes": image_bytes()})
+    response = emu.detect_custom_labels(ProjectVersionArn=VERSION_ARN, Image={"Bytes": image()})
     assert response["CustomLabels"] == []
     report = emu.billing(VERSION_ARN)
     (session,) = report.sessions

@@ -15,10 +15,11 @@ from moto.core.config import DefaultConfig
 
 from localrun.clock import ManualClock
 from localrun.emulator import CustomLabelsEmulator
-from tests.emulator.emulator_support import PROJECT_ARN, REGION, START_DELAY, VERSION_ARN
+from tests.support import ids
+from tests.support.emulator import PROJECT_ARN, REGION, START_DELAY, VERSION_ARN
 
 SFN_CONFIG: DefaultConfig = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
-ROLE_ARN = "arn:aws:iam::123456789012:role/custom-labels-controller"
+ROLE_ARN = f"arn:aws:iam::{ids.ACCOUNT}:role/custom-labels-controller"
 
 
 @pytest.fixture
