@@ -13,6 +13,7 @@ from infra.constants import GSI_LABEL_BY_CONFIDENCE, GSI_LABEL_BY_TIME
 from lambdas.detect.adapters import EventBridgePublisher
 from lambdas.detect.handler import handler
 from tests.integration.conftest import BUCKET, BUS, TABLE, Pipeline, sqs_event
+from tests.support.events import s3_test_event
 
 ROTTEN = [
     {
@@ -187,7 +188,7 @@ def test_several_records_in_one_message_each_get_a_result(pipeline: Pipeline, la
 def test_test_events_and_keys_outside_the_prefix_are_ignored(pipeline: Pipeline, lambda_context: Any) -> None:
     outside = pipeline.upload("elsewhere/a.jpg")
     folder = pipeline.upload("produce/folder/")
-    test_event = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": BUCKET}
+    test_event = s3_test_event(BUCKET)
 
     response = handler(sqs_event(test_event, {"Records": [outside, folder]}), lambda_context)
 

@@ -7,18 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 from typer.testing import CliRunner
 
 from clp.main import app
+from tests.support.images import Colour, Size, write_image
 
 runner = CliRunner()
 FAST = ["--time-scale", "600"]
 
 
-def _jpeg(path: Path, colour: tuple[int, int, int], size: tuple[int, int] = (128, 96)) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", size, colour).save(path, format="JPEG")
+def _jpeg(path: Path, colour: Colour, size: Size = (128, 96)) -> None:
+    write_image(path, "JPEG", size, colour)
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +30,11 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     _jpeg(images / "100% [ripe] #1.JPG", (210, 40, 40))
     _jpeg(images / "deep" / "er" / "still" / "桃 peach.jpeg", (90, 170, 60))
     _jpeg(images / "unknown.jpg", (1, 2, 3))
-    Image.new("RGB", (96, 96), (10, 200, 10)).save(images / "box.png")
+    write_image(images / "box.png", "PNG", (96, 96), (10, 200, 10))
     (images / "notes.txt").write_text("not an image")
     (images / "text-named.png").write_text("still not an image")
     (images / "empty.jpg").write_bytes(b"")
-    Image.new("RGB", (32, 32)).save(images / "tiny.png")
+    write_image(images / "tiny.png", "PNG", (32, 32), (0, 0, 0))
     manifest = root / "labels.manifest"
     lines = [
         {

@@ -12,8 +12,9 @@ from urllib.parse import unquote_plus
 import pytest
 
 from tests.scale.conftest import BUCKET, TABLE, BackfillEnv
+from tests.support import ids
 
-VERSION_ARN_PRODUCE = "arn:aws:rekognition:us-east-1:123456789012:project/produce/version/produce.v1/1767225600000"
+VERSION_ARN_PRODUCE = ids.version_arn("produce")
 
 
 def _keys_of(bodies: list[dict[str, Any]]) -> list[str]:

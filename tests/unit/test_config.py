@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from infra.config import DEFAULT_CDK_JSON, ConfigError, load_config, parse_config
+from tests.support import ids
 
-VERSION_ARN = "arn:aws:rekognition:us-east-1:111122223333:project/parts/version/parts.2026-02-01T00.00.00/1767225600000"
-PROJECT_ARN = "arn:aws:rekognition:us-east-1:111122223333:project/parts/1767225600000"
+VERSION_ARN = ids.version_arn("parts", "parts.2026-02-01T00.00.00", account=ids.SAMPLE_ACCOUNT)
+PROJECT_ARN = ids.project_arn("parts", account=ids.SAMPLE_ACCOUNT)
 
 
 def _block() -> dict[str, Any]:

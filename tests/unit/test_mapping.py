@@ -12,8 +12,9 @@ from lambdas.detect.adapters import classify_rekognition_error
 from lambdas.detect.errors import ModelNotReadyError, PermanentImageError, RetryableError
 from lambdas.detect.mapping import event_detail, label_items, labels_from_response, result_item
 from lambdas.detect.models import DetectionResult, ImageRef
+from tests.support import ids
 
-ARN = "arn:aws:rekognition:us-east-1:111122223333:project/p/version/p.v1/1767225600000"
+ARN = ids.version_arn("p", account=ids.SAMPLE_ACCOUNT)
 
 
 def _error(code: str, status: int = 400) -> ClientError:
