@@ -15,15 +15,9 @@ import pytest
 from infra import constants
 from infra.config import ConfigError
 from infra.constructs.controller import _alarm_window, shift_cron
-from tests.controller.conftest import (
-    ACCOUNT,
-    PROJECT_ARN,
-    REGION,
-    VERSION_ARN,
-    SynthesizedController,
-    build_test_stack,
-    pipeline_config,
-)
+from tests.support.controller_stack import SynthesizedController, build_test_stack
+from tests.support.harnesses import controller_config
+from tests.support.ids import ACCOUNT, PROJECT_ARN, REGION, VERSION_ARN
 
 
 def _resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
@@ -39,7 +33,7 @@ def _synth(**lifecycle: Any) -> dict[str, Any]:
     from aws_cdk import App
     from aws_cdk.assertions import Template
 
-    stack, _ = build_test_stack(App(), pipeline_config(**lifecycle))
+    stack, _ = build_test_stack(App(), controller_config(**lifecycle))
     template: dict[str, Any] = dict(Template.from_stack(stack).to_json())
     return template
 
@@ -48,9 +42,9 @@ def _synth(**lifecycle: Any) -> dict[str, Any]:
 
 
 def test_control_table_is_on_demand_recoverable_encrypted_retained_with_ttl(
-    synthesized: SynthesizedController,
+    synthesized_controller: SynthesizedController,
 ) -> None:
-    table = _only(synthesized.template, "AWS::DynamoDB::Table")
+    table = _only(synthesized_controller.template, "AWS::DynamoDB::Table")
     props = table["Properties"]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
@@ -67,8 +61,8 @@ def test_control_table_is_on_demand_recoverable_encrypted_retained_with_ttl(
 # -- state machine and role ---------------------------------------------------------------------
 
 
-def test_state_machine_is_standard_logged_traced_and_bounded(synthesized: SynthesizedController) -> None:
-    props = _only(synthesized.template, "AWS::StepFunctions::StateMachine")["Properties"]
+def test_state_machine_is_standard_logged_traced_and_bounded(synthesized_controller: SynthesizedController) -> None:
+    props = _only(synthesized_controller.template, "AWS::StepFunctions::StateMachine")["Properties"]
     assert props["StateMachineType"] == "STANDARD"
     assert props["StateMachineName"] == "clp-produce-quality-controller"
     assert props["LoggingConfiguration"]["Level"] == "ALL"
@@ -77,14 +71,14 @@ def test_state_machine_is_standard_logged_traced_and_bounded(synthesized: Synthe
     # timeout 45 + max runtime 240 + stop timeout 15 min + one poll of each loop (30 s, 2 x 30 s) + 10 min for
     # retries: 18,690 s, rounded up to whole minutes
     assert json.loads(props["DefinitionString"])["TimeoutSeconds"] == 312 * 60
-    log_group = _only(synthesized.template, "AWS::Logs::LogGroup")["Properties"]
+    log_group = _only(synthesized_controller.template, "AWS::Logs::LogGroup")["Properties"]
     assert log_group["LogGroupName"]["Fn::Join"][1][0] == "/aws/vendedlogs/states/clp-produce-quality-controller-"
-    assert log_group["RetentionInDays"] == synthesized.config.log_retention_days
+    assert log_group["RetentionInDays"] == synthesized_controller.config.log_retention_days
 
 
-def test_controller_role_is_scoped_to_exact_resources(synthesized: SynthesizedController) -> None:
-    template = synthesized.template
-    ids = synthesized.logical_ids
+def test_controller_role_is_scoped_to_exact_resources(synthesized_controller: SynthesizedController) -> None:
+    template = synthesized_controller.template
+    ids = synthesized_controller.logical_ids
     role = _only(template, "AWS::IAM::Role", "ControllerRole")["Properties"]
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "states.amazonaws.com"}
@@ -127,8 +121,10 @@ def test_controller_role_is_scoped_to_exact_resources(synthesized: SynthesizedCo
 # -- alarms -------------------------------------------------------------------------------------
 
 
-def test_alarms_watch_failed_executions_and_a_model_running_too_long(synthesized: SynthesizedController) -> None:
-    template = synthesized.template
+def test_alarms_watch_failed_executions_and_a_model_running_too_long(
+    synthesized_controller: SynthesizedController,
+) -> None:
+    template = synthesized_controller.template
     failed = _only(template, "AWS::CloudWatch::Alarm", "ControllerFailedAlarm")["Properties"]
     names = {m["MetricStat"]["Metric"]["MetricName"] for m in failed["Metrics"] if "MetricStat" in m}
     assert names == {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"}
@@ -154,11 +150,11 @@ def test_alarm_window_stays_within_one_day() -> None:
 
 
 def test_window_schedule_fires_lead_minutes_early_in_the_configured_time_zone(
-    synthesized: SynthesizedController,
+    synthesized_controller: SynthesizedController,
 ) -> None:
     (window,) = [
         v["Properties"]
-        for k, v in _resources(synthesized.template, "AWS::Scheduler::Schedule").items()
+        for k, v in _resources(synthesized_controller.template, "AWS::Scheduler::Schedule").items()
         if k.startswith("ControllerWindow")
     ]
     assert window["ScheduleExpression"] == "cron(50 1 * * ? *)"  # 02:00 window, 10 min lead
@@ -171,8 +167,8 @@ def test_window_schedule_fires_lead_minutes_early_in_the_configured_time_zone(
     }
 
 
-def test_backlog_alarm_rule_and_recheck_start_the_controller(synthesized: SynthesizedController) -> None:
-    template = synthesized.template
+def test_backlog_alarm_rule_and_recheck_start_the_controller(synthesized_controller: SynthesizedController) -> None:
+    template = synthesized_controller.template
     alarm = _only(template, "AWS::CloudWatch::Alarm", "ControllerBacklogAlarm")["Properties"]
     (expression,) = [m["Expression"] for m in alarm["Metrics"] if "Expression" in m]
     # 100 visible messages, or oldest >= (60 min latency target - 15 min start margin)
@@ -222,7 +218,7 @@ def test_cdk_nag_has_no_unacknowledged_findings() -> None:
     # in build_test_stack; the controller acknowledges only IAM5 Resource::* for logs and X-Ray, and its own
     # executions for DescribeExecution)
     app = App()
-    build_test_stack(app, pipeline_config())
+    build_test_stack(app, controller_config())
     pack = AwsSolutionsChecks(app)
     Validations.of(app).add_plugins(pack)
 
@@ -272,9 +268,9 @@ def test_shift_cron_refuses_what_it_cannot_shift_exactly(cron: str) -> None:
         shift_cron(cron, 10)
 
 
-def test_cfn_lint_accepts_the_test_stack(synthesized: SynthesizedController, tmp_path: Path) -> None:
+def test_cfn_lint_accepts_the_test_stack(synthesized_controller: SynthesizedController, tmp_path: Path) -> None:
     template = tmp_path / "controller.template.json"
-    template.write_text(json.dumps(synthesized.template), encoding="utf-8")
+    template.write_text(json.dumps(synthesized_controller.template), encoding="utf-8")
     # W3005 (a DependsOn also implied by GetAtt) is how CDK orders a role before its users.
     result = subprocess.run(
         [str(Path(sys.executable).parent / "cfn-lint"), str(template), "--ignore-checks", "W3005"],
@@ -286,18 +282,20 @@ def test_cfn_lint_accepts_the_test_stack(synthesized: SynthesizedController, tmp
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_ttl_can_only_delete_locks_never_what_the_pipeline_must_remember(synthesized: SynthesizedController) -> None:
+def test_ttl_can_only_delete_locks_never_what_the_pipeline_must_remember(
+    synthesized_controller: SynthesizedController,
+) -> None:
     # Given the control table's TTL attribute (DynamoDB deletes such items at any time after expiry)
     (table,) = [
         r["Properties"]
-        for r in _resources(synthesized.template, "AWS::DynamoDB::Table").values()
+        for r in _resources(synthesized_controller.template, "AWS::DynamoDB::Table").values()
         if r["Properties"].get("TimeToLiveSpecification")
     ]
     ttl = table["TimeToLiveSpecification"]
     assert ttl == {"AttributeName": constants.CONTROL_TABLE_TTL_ATTRIBUTE, "Enabled": True}
 
     # When the deployed controller definition writes the control table
-    machine = _only(synthesized.template, "AWS::StepFunctions::StateMachine")["Properties"]
+    machine = _only(synthesized_controller.template, "AWS::StepFunctions::StateMachine")["Properties"]
     definition = json.loads(machine["DefinitionString"])
     writes = {
         name: state["Arguments"]

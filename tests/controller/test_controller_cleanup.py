@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from infra import constants
-from tests.controller.conftest import VERSION_ARN, ControllerHarness, Execution, MappingUpdateFailure
-from tests.controller.test_controller_execution import _assert_lock_released, _mapping_updates
+from tests.support.harnesses import ControllerHarness, Execution, MappingUpdateFailure
+from tests.support.ids import VERSION_ARN
 
 
 def _abort_while_draining(harness: ControllerHarness) -> str:
@@ -59,7 +59,7 @@ def test_a_model_left_running_is_stopped_by_the_next_execution_of_any_trigger_af
     assert harness.emulator.status(VERSION_ARN) == "STOPPED"
     assert not harness.mapping_enabled()
     assert harness.emulator.calls["StartProjectVersion"] == 1  # only the dead session's
-    _assert_lock_released(harness)
+    harness.assert_lock_released()
     assert harness.cleanup_marker() is None
     assert dead != execution.arn
 
@@ -80,7 +80,7 @@ def test_the_lock_of_an_aborted_session_is_taken_over_before_it_expires(harness:
     assert {"DescribeHolder", "TakeOverLock", "AdoptModel"} <= set(entered)
     assert harness.emulator.status(VERSION_ARN) == "STOPPED"
     assert not harness.mapping_enabled()
-    _assert_lock_released(harness)
+    harness.assert_lock_released()
     assert harness.cleanup_marker() is None
 
 
@@ -105,13 +105,13 @@ def test_a_mapping_left_enabled_is_disabled_by_the_next_recheck(harness: Control
     assert second.status == "SUCCEEDED", second.cause
     assert second.output is not None and second.output["outcome"] == "NoBacklog"
     assert "Housekeeping" in second.states_entered()
-    assert _mapping_updates(second) == [False]
+    assert second.mapping_updates() == [False]
     assert not harness.mapping_enabled()
     assert harness.emulator.calls["StartProjectVersion"] == calls_before["StartProjectVersion"]
     assert harness.emulator.calls["StopProjectVersion"] == calls_before["StopProjectVersion"]
     assert len(harness.ledger()) == 1  # the first session's only
     assert harness.cleanup_marker() is None
-    _assert_lock_released(harness)
+    harness.assert_lock_released()
 
 
 def test_a_recheck_finding_a_stale_marker_never_starts_the_model(harness: ControllerHarness) -> None:
@@ -180,7 +180,7 @@ def test_a_version_that_does_not_exist_fails_clearly(harness: ControllerHarness)
     assert execution.error == "ModelNotStartable"
     assert execution.cause is not None and "not found in project" in execution.cause
     assert harness.emulator.calls["StartProjectVersion"] == 0
-    _assert_lock_released(harness)
+    harness.assert_lock_released()
 
 
 def _loop_events(execution: Execution, first_state: str, last_state: str) -> list[int]:

@@ -24,7 +24,9 @@ from infra.statemachines import (
     placeholders,
     substitute,
 )
-from tests.controller.conftest import SynthesizedController, moto_definition, pipeline_config
+from localrun.moto_adapt import moto_definition
+from tests.support.controller_stack import SynthesizedController
+from tests.support.harnesses import controller_config
 
 ROOT = Path(__file__).resolve().parents[2]
 OPTIMIZED = {
@@ -223,7 +225,7 @@ def _substitutions(config: PipelineConfig, *, backlog_alarm_name: str) -> dict[s
 
 
 def test_placeholders_and_substitutions_match_exactly() -> None:
-    config = pipeline_config()
+    config = controller_config()
     values = _substitutions(config, backlog_alarm_name="alarm")
     text = CONTROLLER_DEFINITION_PATH.read_text(encoding="utf-8")
     assert placeholders(text) == set(values)
@@ -238,7 +240,7 @@ def test_placeholders_and_substitutions_match_exactly() -> None:
 
 
 def test_numeric_defaults_come_from_the_lifecycle_config() -> None:
-    config = pipeline_config(idle_grace_seconds=120, max_runtime_minutes=60, lock_ttl_minutes=150)
+    config = controller_config(idle_grace_seconds=120, max_runtime_minutes=60, lock_ttl_minutes=150)
     values = _substitutions(config, backlog_alarm_name="")
     assert values["IdleGraceSeconds"] == "120"
     assert values["MaxRuntimeSeconds"] == "3600"
@@ -250,7 +252,7 @@ def test_numeric_defaults_come_from_the_lifecycle_config() -> None:
 
 def test_without_a_backlog_alarm_the_screen_never_checks_one() -> None:
     # Given a model without a backlog alarm (mode scheduled)
-    config = pipeline_config()
+    config = controller_config()
     values = _substitutions(config, backlog_alarm_name="")
 
     # Then the definition gets the non-empty sentinel, and the Screen's backlog condition compares against it
@@ -262,16 +264,16 @@ def test_without_a_backlog_alarm_the_screen_never_checks_one() -> None:
     assert expression.evaluate({}) is False
 
 
-def test_synthesized_definition_is_the_file_with_substitutions(synthesized: SynthesizedController) -> None:
+def test_synthesized_definition_is_the_file_with_substitutions(synthesized_controller: SynthesizedController) -> None:
     # Given the state machine CDK synthesized
     machine = next(
         r["Properties"]
-        for r in synthesized.template["Resources"].values()
+        for r in synthesized_controller.template["Resources"].values()
         if r["Type"] == "AWS::StepFunctions::StateMachine"
     )
     deployed = machine["DefinitionString"]
     values = machine["DefinitionSubstitutions"]
-    ids = synthesized.logical_ids
+    ids = synthesized_controller.logical_ids
 
     # Then the token-valued substitutions point at the right resources
     refs = {name: value["Ref"] for name, value in values.items() if isinstance(value, dict)}
@@ -283,9 +285,9 @@ def test_synthesized_definition_is_the_file_with_substitutions(synthesized: Synt
 
     # ... and, resolved, the deployed definition equals the file with the same substitutions
     resolved = {name: (f"<{value['Ref']}>" if isinstance(value, dict) else value) for name, value in values.items()}
-    model = synthesized.config.models[0]
+    model = synthesized_controller.config.models[0]
     expected_values = controller_substitutions(
-        synthesized.config,
+        synthesized_controller.config,
         model,
         queue_url=f"<{ids['queue']}>",
         event_source_mapping_id=f"<{ids['mapping']}>",

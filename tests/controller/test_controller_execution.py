@@ -19,7 +19,8 @@ import jsonschema
 import pytest
 
 from localrun.emulator import Faults
-from tests.controller.conftest import VERSION_ARN, ControllerHarness, Execution, MappingUpdateFailure
+from tests.support.harnesses import ControllerHarness, MappingUpdateFailure
+from tests.support.ids import VERSION_ARN
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "events"
 
@@ -77,14 +78,6 @@ class _ClockDriver:
         self._thread.join(timeout=5)
 
 
-def _mapping_updates(execution: Execution) -> list[bool]:
-    return [params["Enabled"] for params in execution.task_parameters("updateEventSourceMapping")]
-
-
-def _assert_lock_released(harness: ControllerHarness) -> None:
-    assert harness.lock() is None
-
-
 # -- the normal session ---------------------------------------------------------------------
 
 
@@ -106,11 +99,11 @@ def test_window_session_starts_model_drains_queue_at_full_speed_and_stops(harnes
     assert detect.consumed == 5
     assert harness.emulator.status(VERSION_ARN) == "STOPPED"
     assert not harness.mapping_enabled()
-    _assert_lock_released(harness)
+    harness.assert_lock_released()
     calls = harness.emulator.calls
     assert (calls["StartProjectVersion"], calls["StopProjectVersion"]) == (1, 1)
     # ... the mapping was enabled once and disabled once, the disable before StopProjectVersion
-    assert _mapping_updates(execution) == [True, False]
+    assert execution.mapping_updates() == [True, False]
     entered = execution.states_entered()
     assert entered.index("DisableMapping") < entered.index("StopModel")
     assert entered.index("EnableMapping") > entered.index("ModelRunning")
@@ -160,7 +153,7 @@ def test_session_writes_ledger_and_publishes_started_and_stopped_events(harness:
     assert stopped["estimated_cost_usd"] == _number(item, "estimated_cost_usd")
     assert stopped["messages_processed"] == 3
     assert harness.emulator.status(VERSION_ARN) == "STOPPED"
-    _assert_lock_released(harness)
+    harness.assert_lock_released()
 
 
 def test_empty_queue_is_stopped_after_the_idle_grace(harness: ControllerHarness) -> None:
@@ -176,7 +169,7 @@ def test_empty_queue_is_stopped_after_the_idle_grace(harness: ControllerHarness)
     assert _number(item, "messages_processed") == 0
     assert harness.emulator.status(VERSION_ARN) == "STOPPED"
     assert not harness.mapping_enabled()
-    _assert_lock_released(harness)
+    harness.assert_lock_released()
 
 
 def test_window_end_stops_the_model_with_backlog_left(harness: ControllerHarness) -> None:
@@ -195,7 +188,7 @@ def test_window_end_stops_the_model_with_backlog_left(harness: ControllerHarness
     assert _number(item, "backlog_at_stop") == 4
     assert harness.emulator.status(VERSION_ARN) == "STOPPED"
     assert not harness.mapping_enabled()
-    _assert_lock_released(harness)
+    harness.assert_lock_released()
 
 
 # -- failure paths: mapping disabled, model stopped if ours, lock released, execution FAILED ----
@@ -212,11 +205,11 @@ def test_start_failure_fails_the_execution_after_cleanup(harness: ControllerHarn
     # Then the execution fails with the reason, the mapping was never enabled, the lock is released
     assert execution.status == "FAILED"
     assert execution.error == "ModelStartFailed"
-    assert _mapping_updates(execution) == [False]
+    assert execution.mapping_updates() == [False]
     assert not harness.mapping_enabled()
     assert harness.emulator.status(VERSION_ARN) == "FAILED"  # not running, nothing billed any more
     assert harness.emulator.calls["StopProjectVersion"] == 0
-    _assert_lock_released(harness)
+    harness.assert_lock_released()
     (item,) = harness.ledger()
     assert (item["outcome"]["S"], item["error"]["S"]) == ("Failed", "ModelStartFailed")
     assert [event["detail-type"] for event in harness.events()] == ["Model Stopped"]
@@ -234,7 +227,7 @@ def test_start_timeout_stops_the_starting_model(harness: ControllerHarness) -> N
     assert harness.emulator.status(VERSION_ARN) == "STOPPED"
     assert harness.emulator.calls["StopProjectVersion"] == 1
     assert not harness.mapping_enabled()
-    _assert_lock_released(harness)
+    harness.assert_lock_released()
 
 
 def test_max_runtime_stops_the_model_and_fails(harness: ControllerHarness) -> None:
@@ -249,7 +242,7 @@ def test_max_runtime_stops_the_model_and_fails(harness: ControllerHarness) -> No
     assert execution.error == "MaxRuntimeExceeded"
     assert harness.emulator.status(VERSION_ARN) == "STOPPED"
     assert not harness.mapping_enabled()
-    _assert_lock_released(harness)
+    harness.assert_lock_released()
     (item,) = harness.ledger()
     assert item["outcome"]["S"] == "Failed"
 
@@ -269,7 +262,7 @@ def test_mapping_update_failure_stops_the_model_and_fails(harness: ControllerHar
     assert cause["failure"]["state"] == "EnableMapping"
     assert "DisableMapping" in cause["cleanup_errors"]
     assert harness.emulator.status(VERSION_ARN) == "STOPPED"
-    _assert_lock_released(harness)
+    harness.assert_lock_released()
 
 
 @pytest.mark.parametrize("emulator_options", [{"stop_delay_seconds": 3600.0}])
@@ -299,7 +292,7 @@ def test_unconfirmed_stop_hands_the_lock_to_the_next_execution(harness: Controll
     entered = second.states_entered()
     assert "WaitWhileStopping" in entered and "StartModel" in entered
     assert harness.emulator.status(VERSION_ARN) == "STOPPED"
-    _assert_lock_released(harness)
+    harness.assert_lock_released()
     assert harness.cleanup_marker() is None
 
 
@@ -322,13 +315,13 @@ def test_model_running_before_is_used_but_never_stopped(harness: ControllerHarne
     assert harness.emulator.status(VERSION_ARN) == "RUNNING"
     calls = harness.emulator.calls
     assert (calls["StartProjectVersion"], calls["StopProjectVersion"]) == (0, 0)
-    assert _mapping_updates(execution) == [True, False]
+    assert execution.mapping_updates() == [True, False]
     assert not harness.mapping_enabled()
     assert harness.events() == []  # it neither started nor stopped the model
     (item,) = harness.ledger()
     assert item["started_by_controller"]["BOOL"] is False
     assert _number(item, "estimated_cost_usd") == 0
-    _assert_lock_released(harness)
+    harness.assert_lock_released()
 
 
 @pytest.mark.parametrize("model_status", ["RUNNING"])
@@ -353,7 +346,7 @@ def test_model_left_running_by_a_dead_session_is_adopted_and_stopped(
     assert harness.emulator.status(VERSION_ARN) == "STOPPED"
     stopped = [event["detail"] for event in harness.events() if event["detail-type"] == "Model Stopped"]
     assert len(stopped) == 1 and stopped[0]["started_by_controller"] is False
-    _assert_lock_released(harness)
+    harness.assert_lock_released()
     assert harness.cleanup_marker() is None
 
 
@@ -374,7 +367,7 @@ def test_lock_of_an_execution_that_no_longer_exists_is_taken_over(harness: Contr
     assert {"DescribeHolder", "TakeOverLock"} <= set(execution.states_entered())
     assert detect.consumed == 2
     assert harness.emulator.status(VERSION_ARN) == "STOPPED"
-    _assert_lock_released(harness)
+    harness.assert_lock_released()
 
 
 def test_concurrent_triggers_run_exactly_one_session(harness: ControllerHarness) -> None:
@@ -397,7 +390,7 @@ def test_concurrent_triggers_run_exactly_one_session(harness: ControllerHarness)
             assert sum(1 for s in result.states_entered() if s.startswith("Describe")) == 1
     assert harness.emulator.calls["StartProjectVersion"] == 1
     assert harness.emulator.status(VERSION_ARN) == "STOPPED"
-    _assert_lock_released(harness)
+    harness.assert_lock_released()
 
 
 # -- cheap exits, validation and retries -------------------------------------------------------
@@ -443,7 +436,7 @@ def test_recheck_with_backlog_in_alarm_runs_a_session(harness: ControllerHarness
     assert execution.output is not None and execution.output["outcome"] == "Drained"
     assert detect.consumed == 2
     assert harness.emulator.status(VERSION_ARN) == "STOPPED"
-    _assert_lock_released(harness)
+    harness.assert_lock_released()
 
 
 def test_window_already_over_does_nothing(harness: ControllerHarness) -> None:
@@ -490,7 +483,7 @@ def test_transient_start_error_is_retried(harness: ControllerHarness) -> None:
     assert sum(harness.emulator.errors.values()) == 1
     assert harness.emulator.calls["StartProjectVersion"] == 2
     assert harness.emulator.status(VERSION_ARN) == "STOPPED"
-    _assert_lock_released(harness)
+    harness.assert_lock_released()
 
 
 @pytest.mark.parametrize("model_status", ["TRAINING_COMPLETED"])
@@ -503,7 +496,7 @@ def test_model_never_started_since_training_is_started_and_stopped(harness: Cont
     assert execution.status == "SUCCEEDED", execution.cause
     assert harness.emulator.calls["StartProjectVersion"] == 1
     assert harness.emulator.status(VERSION_ARN) == "STOPPED"
-    _assert_lock_released(harness)
+    harness.assert_lock_released()
 
 
 @pytest.mark.parametrize("emulator_options", [{"start_delay_seconds": 3600.0}])
@@ -522,9 +515,9 @@ def test_model_being_started_by_someone_else_is_awaited_and_never_stopped(harnes
     assert harness.emulator.status(VERSION_ARN) == "RUNNING"
     calls = harness.emulator.calls
     assert (calls["StartProjectVersion"], calls["StopProjectVersion"]) == (1, 0)  # the one start is theirs
-    assert _mapping_updates(execution) == [True, False]
+    assert execution.mapping_updates() == [True, False]
     assert harness.events() == []
-    _assert_lock_released(harness)
+    harness.assert_lock_released()
 
 
 def test_stop_request_on_the_lock_winds_the_session_down(harness: ControllerHarness) -> None:
@@ -552,9 +545,9 @@ def test_stop_request_on_the_lock_winds_the_session_down(harness: ControllerHarn
     assert execution.output is not None and execution.output["outcome"] == "StopRequested"
     assert harness.emulator.status(VERSION_ARN) == "STOPPED"
     assert not harness.mapping_enabled()
-    assert _mapping_updates(execution) == [True, False]
+    assert execution.mapping_updates() == [True, False]
     assert harness.depth() == 2  # the backlog stays queued for the next session
-    _assert_lock_released(harness)
+    harness.assert_lock_released()
     (item,) = harness.ledger()
     assert item["outcome"]["S"] == "StopRequested"
     assert item["model_stopped"]["BOOL"] is True

@@ -6,20 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import boto3
 import pytest
 from typer.testing import CliRunner
 
-from clp.commands import preflight as preflight_command
 from clp.main import app
-from tests.controller.conftest import MODEL, VERSION_ARN
-from tests.ops.conftest import BUCKET, STACK, Deployed
-from tests.ops.test_preflight import REGION as PREFLIGHT_REGION, StubbedAccount
+from tests.support.deployed import BUCKET, STACK, Deployed
+from tests.support.ids import MODEL, REGION, VERSION_ARN
+from tests.support.preflight import REGION as PREFLIGHT_REGION, StubbedAccount
 
 runner = CliRunner()
-REGION = "us-east-1"
 
 
 def _model_started_by_hand(deployed: Deployed, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -102,17 +99,6 @@ def test_operator_commands_exit_with_the_documented_status(
     if case.code != 2 or "Usage:" not in result.stderr:  # click's own usage errors come with the usage line
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "Traceback" not in result.output
-
-
-@pytest.fixture
-def account(monkeypatch: pytest.MonkeyPatch) -> Any:
-    world = StubbedAccount()
-    monkeypatch.setattr(preflight_command, "Clients", lambda region: world)
-    for stub in world.stubs.values():
-        stub.activate()
-    yield world
-    for stub in world.stubs.values():
-        stub.deactivate()
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from clp.main import app
 from clp.queries import request_stop
-from tests.controller.conftest import MODEL, VERSION_ARN
-from tests.ops.conftest import OTHER_MODEL, STACK, Deployed
+from tests.support.deployed import OTHER_MODEL, STACK, Deployed
+from tests.support.ids import MODEL, VERSION_ARN
 
 runner = CliRunner()
 COMMON = ["--stack", STACK, "--region", "us-east-1"]

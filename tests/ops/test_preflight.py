@@ -15,7 +15,6 @@ The AWS behaviours relied on, and where they are written down (not moto):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,109 +24,14 @@ from botocore.stub import Stubber
 from typer.testing import CliRunner
 
 from clp import preflight, render
-from clp.commands import preflight as preflight_command
 from clp.main import app
 from clp.preflight import LAMBDA_ARCHITECTURE, Definition, Status, definitions, validate_definition
 from infra import constants
-from infra.config import load_config
 from infra.statemachines import substitute
-from tests.infra.conftest import Synthesized, synthesized  # noqa: F401  (the session's synthesized stack)
+from tests.support.preflight import ACCOUNT, CONFIG, LAYER_ARN, MODEL, REGION, STACK, StubbedAccount
+from tests.support.stack import Synthesized
 
 runner = CliRunner()
-CONFIG = load_config()
-MODEL = CONFIG.models[0]
-ACCOUNT = MODEL.project_version_arn.split(":")[4]
-REGION = MODEL.region
-STACK = CONFIG.stack_name
-LAYER_ARN = f"arn:aws:lambda:{REGION}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:27"
-SERVICES = ("sts", "stepfunctions", "ssm", "lambda", "rekognition")
-
-
-class StubbedAccount:
-    """Real boto3 clients behind Stubbers, handed to the command in place of ``Clients``; the ``expect_*``
-    methods queue what the account answers, in the order the command asks."""
-
-    def __init__(self) -> None:
-        session = boto3.session.Session(region_name=REGION)
-        self.clients = {service: session.client(service) for service in SERVICES}  # type: ignore[call-overload]
-        self.stubs = {service: Stubber(client) for service, client in self.clients.items()}
-        self.regions: list[str | None] = []
-
-    def __call__(self, service: str) -> Any:
-        return self.clients[service]
-
-    def identity(self, account: str = ACCOUNT) -> None:
-        self.stubs["sts"].add_response(
-            "get_caller_identity",
-            {"UserId": "AIDAEXAMPLE", "Account": account, "Arn": f"arn:aws:iam::{account}:user/deployer"},
-            {},
-        )
-
-    def validations(self, region: str = REGION, results: list[dict[str, Any]] | None = None) -> None:
-        documents = definitions(CONFIG, stack=STACK, account=ACCOUNT, region=region, partition="aws")
-        for index, definition in enumerate(documents):
-            answer = (results or [])[index] if results and index < len(results) else {"result": "OK"}
-            self.stubs["stepfunctions"].add_response(
-                "validate_state_machine_definition",
-                {"diagnostics": [], **answer},
-                {"definition": definition.document, "type": "STANDARD", "severity": "WARNING", "maxResults": 100},
-            )
-
-    def layer_parameter(self, value: str = LAYER_ARN) -> None:
-        name = constants.POWERTOOLS_LAYER_SSM_PARAMETER
-        self.stubs["ssm"].add_response(
-            "get_parameter",
-            {"Parameter": {"Name": name, "Type": "String", "Value": value, "Version": 1}},
-            {"Name": name},
-        )
-
-    def layer(self, runtimes: list[str] | None = None, architectures: list[str] | None = None) -> None:
-        self.stubs["lambda"].add_response(
-            "get_layer_version_by_arn",
-            {
-                "LayerVersionArn": LAYER_ARN,
-                "Version": 27,
-                "CompatibleRuntimes": runtimes if runtimes is not None else [constants.LAMBDA_PYTHON_RUNTIME],
-                "CompatibleArchitectures": architectures if architectures is not None else [LAMBDA_ARCHITECTURE],
-            },
-            {"Arn": LAYER_ARN},
-        )
-
-    def version(self, status: str = "STOPPED", *, found: bool = True, arn: str = MODEL.project_version_arn) -> None:
-        descriptions = [{"ProjectVersionArn": arn, "Status": status, "StatusMessage": "m"}] if found else []
-        self.stubs["rekognition"].add_response(
-            "describe_project_versions",
-            {"ProjectVersionDescriptions": descriptions},
-            {"ProjectArn": MODEL.project_arn, "VersionNames": [MODEL.version_name]},
-        )
-
-    def everything_ok(self) -> None:
-        self.identity()
-        self.validations()
-        self.layer_parameter()
-        self.layer()
-        self.version()
-
-    def assert_all_asked(self) -> None:
-        for stub in self.stubs.values():
-            stub.assert_no_pending_responses()
-
-
-@pytest.fixture
-def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[StubbedAccount]:
-    world = StubbedAccount()
-
-    def clients(region: str | None) -> StubbedAccount:
-        world.regions.append(region)
-        return world
-
-    monkeypatch.setattr(preflight_command, "Clients", clients)
-    monkeypatch.setattr(render.out, "width", 250)  # tables fold at the runner's 80 columns
-    for stub in world.stubs.values():
-        stub.activate()
-    yield world
-    for stub in world.stubs.values():
-        stub.deactivate()
 
 
 def clp(*args: str) -> Any:
@@ -423,7 +327,7 @@ def _resolve(value: Any, stand_ins: dict[str, str], name: str) -> str:
     return stand_ins[name]
 
 
-def test_the_definitions_are_the_documents_cdk_deploys(synthesized: Synthesized) -> None:  # noqa: F811
+def test_the_definitions_are_the_documents_cdk_deploys(synthesized: Synthesized) -> None:
     # Given the synthesized template's controller and backfill of the first model
     resources = synthesized.json["Resources"]
     machines = {
