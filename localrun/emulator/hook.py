@@ -1,14 +1,9 @@
 """The botocore hook that routes rekognition calls to the active emulator.
 
-botocore emits ``before-call.<service>.<Operation>`` right before sending a request; a handler
-returning ``(http_response, parsed)`` short-circuits the HTTP call (that is how botocore's Stubber
-works). The handlers here are process-wide and do nothing unless an emulator is active, so:
-
-* they are appended to ``botocore.handlers.BUILTIN_HANDLERS`` while an emulator is active, which
-  every botocore session created from then on registers (this is how moto hooks every new session,
-  and it reaches the boto3 clients moto's Step Functions interpreter creates for ``aws-sdk:`` tasks);
-* they are also registered on ``boto3.DEFAULT_SESSION`` when one already exists;
-* an existing client can be attached explicitly with ``attach_client``.
+Two ``localrun.intercept`` interceptions, installed while at least one emulator is active (so they reach
+sessions created later, ``boto3.DEFAULT_SESSION``, and the clients moto's Step Functions interpreter
+creates for ``aws-sdk:`` tasks); an existing client can be attached explicitly with ``attach_client``.
+They answer only the operations the innermost active emulator handles; the rest fall through.
 
 ``before-call`` receives the serialized request, not the API parameters, so a second handler on
 ``before-parameter-build`` stores the parameters in the request context on the way in.
@@ -18,16 +13,14 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-import boto3
-from botocore import handlers as botocore_handlers
 from botocore.awsrequest import AWSResponse
 from botocore.model import OperationModel
 
 from localrun.emulator.service import SERVICE_NAME, decode_request_body
+from localrun.intercept import Interception
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -111,54 +104,44 @@ def _json_timestamps(value: Any) -> Any:
     return value
 
 
-_BUILTINS: list[tuple[str, Callable[..., Any]]] = [
-    (_CAPTURE_EVENT, _capture_params),
-    (_ANSWER_EVENT, _answer),
-]
-
-
-def _register_on(events: Any) -> None:
-    # unique_id makes registration idempotent on an emitter that already has the handlers.
-    events.register(_CAPTURE_EVENT, _capture_params, unique_id=_CAPTURE_ID)
-    events.register(_ANSWER_EVENT, _answer, unique_id=_ANSWER_ID)
+# Module-level, so every emulator shares them: the interceptions stay installed while any one is active,
+# and their unique ids keep ``attach_client`` idempotent across emulators.
+_INTERCEPTIONS = (
+    Interception(_CAPTURE_EVENT, _capture_params, unique_id=_CAPTURE_ID),
+    Interception(_ANSWER_EVENT, _answer, unique_id=_ANSWER_ID),
+)
 
 
 def attach_client(client: BaseClient) -> None:
     """Hook an already created client (needed only for clients created before activation)."""
-    _register_on(client.meta.events)
+    for interception in _INTERCEPTIONS:
+        interception.attach(client)
 
 
 def attach_session(session: Session) -> None:
     """Hook a botocore session so that clients it creates from now on are emulated."""
-    _register_on(session.get_component("event_emitter"))
+    for interception in _INTERCEPTIONS:
+        interception.attach_session(session)
 
 
 def activate(responder: Responder) -> None:
     """Make ``responder`` answer rekognition calls process-wide."""
     with _lock:
         _active.append(responder)
-        for spec in _BUILTINS:
-            if spec not in botocore_handlers.BUILTIN_HANDLERS:
-                botocore_handlers.BUILTIN_HANDLERS.append(spec)
-        default_session = boto3.DEFAULT_SESSION
-        if default_session is not None:
-            attach_session(default_session._session)
+        for interception in _INTERCEPTIONS:
+            interception.install()
 
 
 def deactivate(responder: Responder) -> None:
-    """Stop ``responder`` answering; the handlers leave BUILTIN_HANDLERS with the last emulator.
-
-    Sessions created meanwhile keep the (now inert) handlers: they fall through when nothing is active.
-    """
+    """Stop ``responder`` answering; the interceptions are removed with the last active emulator."""
     with _lock:
         for index in range(len(_active) - 1, -1, -1):
             if _active[index] is responder:
                 del _active[index]
                 break
         if not _active:
-            for spec in _BUILTINS:
-                while spec in botocore_handlers.BUILTIN_HANDLERS:
-                    botocore_handlers.BUILTIN_HANDLERS.remove(spec)
+            for interception in _INTERCEPTIONS:
+                interception.remove()
 
 
 def active_responder() -> Responder | None:

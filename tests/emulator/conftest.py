@@ -12,6 +12,7 @@ import pytest
 from botocore import handlers as botocore_handlers
 from moto import mock_aws
 
+from localrun import intercept
 from localrun.clock import ManualClock
 from localrun.emulator import CustomLabelsEmulator, hook as emulator_hook
 from tests.emulator.emulator_support import (
@@ -30,7 +31,9 @@ def _no_emulator_leaks() -> Iterator[None]:
     """Every test must leave no active emulator and no handler in botocore's BUILTIN_HANDLERS."""
     yield
     assert emulator_hook.active_responder() is None
-    assert not [spec for spec in emulator_hook._BUILTINS if spec in botocore_handlers.BUILTIN_HANDLERS]
+    ours = [interception.spec for interception in emulator_hook._INTERCEPTIONS]
+    assert not [spec for spec in botocore_handlers.BUILTIN_HANDLERS if spec in ours]
+    assert intercept.installed() == []
 
 
 @pytest.fixture

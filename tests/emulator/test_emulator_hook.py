@@ -19,7 +19,8 @@ MOTO_CANNED_LABEL = "MyLogo"  # what moto's own DetectCustomLabels always answer
 
 
 def _our_builtins() -> list[Any]:
-    return [spec for spec in botocore_handlers.BUILTIN_HANDLERS if spec in emulator_hook._BUILTINS]
+    ours = [interception.spec for interception in emulator_hook._INTERCEPTIONS]
+    return [spec for spec in botocore_handlers.BUILTIN_HANDLERS if spec in ours]
 
 
 def _detect_names(client: Any) -> list[str]:
