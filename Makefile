@@ -70,7 +70,7 @@ reliability-report: $(VENV)/.dev .venv-checkov/.installed
 	$(BIN)/python scripts/reliability_report.py
 
 # The real backfill definition over 10,000 objects in moto (make test runs 500), 1,000 children of 10: ~3.5 min
-# on 2 cores (the run itself ~165 s; tests/scale/moto_backfill.py). CLP_BACKFILL_BENCH_OBJECTS=2000: ~40 s.
+# on 2 cores (the run itself ~165 s; tests/support/moto_backfill.py). CLP_BACKFILL_BENCH_OBJECTS=2000: ~40 s.
 backfill-bench: $(VENV)/.dev
 	CLP_BACKFILL_BENCH=1 $(BIN)/pytest -q -s tests/scale/test_backfill_execution.py -k 10000
 

@@ -26,15 +26,9 @@ from moto import mock_aws
 from infra import constants
 from infra.config import ModelConfig, PipelineConfig
 from lambdas.common.observability import SERVICE
-from lambdas.detect.adapters import (
-    DynamoResultsRepository,
-    EventBridgePublisher,
-    RekognitionDetector,
-    S3ObjectInspector,
-    SqsRequeuer,
-)
 from lambdas.detect.handler import Settings, handle
 from lambdas.detect.logic import Dependencies
+from lambdas.detect.wiring import build_dependencies
 from localrun.clock import ScaledClock
 from localrun.emulator import CustomLabelsEmulator, Faults, Manifest
 from localrun.moto_adapt import MOTO_CONFIG, install_sdk_field_names, serialize_moto_requests
@@ -212,16 +206,7 @@ class OfflineRuntime:
             }
         )
         clock = self.clock
-        deps = Dependencies(
-            detector=RekognitionDetector(
-                self.client("rekognition"), model.project_version_arn, model.min_confidence, model.max_results
-            ),
-            inspector=S3ObjectInspector(self.client("s3")),
-            repository=DynamoResultsRepository(self.client("dynamodb"), LOCAL_TABLE),
-            publisher=EventBridgePublisher(self.client("events"), LOCAL_BUS),
-            requeuer=SqsRequeuer(self.client("sqs"), resources.queue_url, settings.not_ready_delay_seconds),
-            now=lambda: datetime.fromtimestamp(clock.now(), UTC),
-        )
+        deps = build_dependencies(settings, self.client, now=lambda: datetime.fromtimestamp(clock.now(), UTC))
         if self.options.wrap_dependencies is not None:
             deps = self.options.wrap_dependencies(model, deps)
         context = _LocalContext(resources.function_name)

@@ -276,7 +276,7 @@ class World:
         self, resources: ModelResources, adapt: Callable[[str], str], *, controller_arn: str | None = None
     ) -> tuple[str, str]:
         """The real backfill ASL file, substituted as CloudFormation does; ``adapt`` turns it into what moto
-        runs (its distributed-Map adaptations live with the tests: tests/scale/moto_backfill.py).
+        runs (its distributed-Map adaptations live with the tests: tests/support/moto_backfill.py).
 
         Returns the state machine ARN and the substituted (deployed, unadapted) definition.
         """

@@ -18,8 +18,9 @@ from clp.commands.backfill import parse_s3_url, resolve_target
 from clp.deployment import parse_manifest
 from clp.errors import EXIT_ERROR, EXIT_USAGE, BackfillError, ClpError, UsageError
 from clp.main import app
-from tests.ops.conftest import DescribeStacksResponder
-from tests.scale.conftest import BUCKET, REGION, TABLE, BackfillEnv
+from tests.support.backfill import BUCKET, TABLE, BackfillEnv
+from tests.support.deployed import DescribeStacksResponder
+from tests.support.ids import REGION
 
 runner = CliRunner()
 STACK = "CustomLabelsPipeline"

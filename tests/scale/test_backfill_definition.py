@@ -20,7 +20,8 @@ from infra.statemachines import (
     placeholders,
     substitute,
 )
-from tests.scale.moto_backfill import moto_backfill_definition
+from tests.support.backfill import THREE_MODELS
+from tests.support.moto_backfill import moto_backfill_definition
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -54,7 +55,6 @@ def test_is_a_distributed_map_over_listobjectsv2_batched_for_sendmessagebatch() 
 
 def test_every_placeholder_has_a_value_and_no_value_is_unused() -> None:
     from infra.config import parse_config
-    from tests.scale.conftest import THREE_MODELS
 
     config = parse_config(THREE_MODELS)
     values = backfill_substitutions(
@@ -108,7 +108,6 @@ def test_asl_validator_accepts_the_deployed_definition(substituted: bool, tmp_pa
     path = BACKFILL_DEFINITION_PATH
     if substituted:
         from infra.config import parse_config
-        from tests.scale.conftest import THREE_MODELS
 
         config = parse_config(THREE_MODELS)
         definition = substitute(

@@ -1,4 +1,4 @@
-"""The REAL backfill definition executed by moto (test-only transform: tests/scale/moto_backfill.py)."""
+"""The REAL backfill definition executed by moto (test-only transform: tests/support/moto_backfill.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from urllib.parse import unquote_plus
 
 import pytest
 
-from tests.scale.conftest import BUCKET, TABLE, BackfillEnv
 from tests.support import ids
+from tests.support.backfill import BUCKET, TABLE, BackfillEnv
 
 VERSION_ARN_PRODUCE = ids.version_arn("produce")
 
@@ -127,7 +127,7 @@ BENCH_OBJECTS = int(os.environ.get("CLP_BACKFILL_BENCH_OBJECTS", "10000"))
 @pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("CLP_BACKFILL_BENCH") != "1", reason="10,000-object run: make backfill-bench")
 def test_backfill_of_10000_objects(backfill_env: BackfillEnv) -> None:
-    # One child execution per batch of 10 objects (the emulated ItemBatcher, tests/scale/moto_backfill.py,
+    # One child execution per batch of 10 objects (the emulated ItemBatcher, tests/support/moto_backfill.py,
     # which also removes moto's per-message queue scans and JSONata re-parsing): ~165 s for the run itself,
     # ~3.5 min for `make backfill-bench` on 2 cores.
     keys = [f"produce/bench/{i:05d}.jpg" for i in range(BENCH_OBJECTS)]

@@ -4,26 +4,22 @@ detect handler, keyed on their ETag, and a second backfill skips them."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from infra.config import PipelineConfig
-from infra.statemachines import backfill_definition, backfill_substitutions, substitute
 from localrun.rehearsal import Rehearsal
-from localrun.runtime import ACCOUNT, LOCAL_BUCKET, LOCAL_TABLE, OfflineRuntime, RuntimeOptions
-from tests.scale.moto_backfill import moto_backfill_definition, paginate_moto_item_reader
+from localrun.runtime import LOCAL_BUCKET, LOCAL_TABLE, OfflineRuntime, RuntimeOptions
+from tests.support.backfill import wait_for_execution
+from tests.support.moto_backfill import moto_backfill_definition, paginate_moto_item_reader
 
 
-def _run(sfn: object, arn: str, payload: dict[str, object]) -> dict[str, object]:
-    execution = sfn.start_execution(  # type: ignore[attr-defined]
+def _run(sfn: Any, arn: str, payload: dict[str, object]) -> dict[str, Any]:
+    execution = sfn.start_execution(
         stateMachineArn=arn, name=f"backfill-{uuid.uuid4().hex[:12]}", input=json.dumps(payload)
     )["executionArn"]
-    deadline = time.monotonic() + 120
-    while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":  # type: ignore[attr-defined]
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    return dict(described)
+    return wait_for_execution(sfn, execution, timeout=120)
 
 
 def test_backfilled_objects_are_labelled_once_and_a_rerun_skips_them(
@@ -42,23 +38,7 @@ def test_backfilled_objects_are_labelled_once_and_a_rerun_skips_them(
         sqs.purge_queue(QueueUrl=resources.queue_url)
         rehearsal = Rehearsal(runtime, model)
         assert rehearsal.queue_depth() == 0
-        definition = substitute(
-            backfill_definition(),
-            backfill_substitutions(
-                three_models,
-                model,
-                bucket_name=LOCAL_BUCKET,
-                queue_url=resources.queue_url,
-                results_table_name=LOCAL_TABLE,
-                controller_state_machine_arn=resources.state_machine_arn,
-                region=runtime.region,
-            ),
-        )
-        backfill_arn = sfn.create_state_machine(
-            name="clp-produce-backfill",
-            definition=moto_backfill_definition(definition),
-            roleArn=f"arn:aws:iam::{ACCOUNT}:role/clp-local-controller",
-        )["stateMachineArn"]
+        backfill_arn, _ = runtime.world.create_backfill(resources, moto_backfill_definition)
 
         # When the backfill enqueues them (the rehearsal then runs the controller with scaled waits)
         first = _run(sfn, backfill_arn, {"prefix": "produce/archive/", "start_controller": False})

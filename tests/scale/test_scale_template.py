@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.constants import NO_BACKLOG_ALARM
-from tests.scale.conftest import SynthesizedScale
+from tests.support.stack import SynthesizedScale
 
 MODELS = ("logos", "parts", "produce")
 

@@ -37,3 +37,26 @@ def synthesize(outdir: Path) -> Synthesized:
     assembly = app.synth()
     template_path = Path(assembly.get_stack_by_name(stack.stack_name).template_full_path)
     return Synthesized(stack, config, Template.from_stack(stack), template_path)
+
+
+@dataclass
+class SynthesizedScale:
+    config: PipelineConfig
+    template: Template
+    document: dict[str, Any]
+    path: Path
+
+    def resources(self, resource_type: str) -> dict[str, Any]:
+        return {k: v for k, v in self.document["Resources"].items() if v["Type"] == resource_type}
+
+
+def synthesize_scale(outdir: Path) -> SynthesizedScale:
+    """The three-model stack (tests/support/backfill.py), synthesized; cdk-nag findings fail synth() here."""
+    from infra.app import cdk_json_context
+    from tests.support.backfill import THREE_MODELS
+
+    context = {**cdk_json_context(), "pipeline": THREE_MODELS}  # cdk.json's feature flags, three models
+    app, stack, config = build_app(context=context, outdir=str(outdir))
+    assembly = app.synth()
+    path = Path(assembly.get_stack_by_name(stack.stack_name).template_full_path)
+    return SynthesizedScale(config, Template.from_stack(stack), json.loads(path.read_text()), path)

@@ -47,7 +47,7 @@ Costs :func:`emulate_moto_backfill` removes (behaviour unchanged; before it, 2,0
   variable in scope, so each evaluation re-parses its data (a child's ``$items`` in every per-item
   query) and no expression text repeats: :class:`JSONataWithBindings` passes those values as bindings
   and parses each expression once. (The shared evaluator's parse cache, in
-  ``infra/statemachines/moto_jsonata.py``, hit 7% of backfill expressions and held about a million
+  ``localrun/moto_jsonata.py``, hit 7% of backfill expressions and held about a million
   objects, which every full garbage collection walked; it is not used while the block runs.)
 """
 
