@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 from lambdas.detect.handler import handler
-from tests.integration.conftest import ARN, BUCKET, PREFIX, Pipeline, sqs_event
-from tests.support.events import eventbridge_object_created
+from tests.support.detect import ARN, BUCKET, PREFIX, Pipeline
+from tests.support.events import eventbridge_object_created, sqs_event
 
 
 def _object_created(pipeline: Pipeline, key: str, body: bytes = b"\xff\xd8\xff fake jpeg") -> dict[str, Any]:

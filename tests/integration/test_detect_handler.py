@@ -12,8 +12,8 @@ from botocore.stub import Stubber
 from infra.constants import GSI_LABEL_BY_CONFIDENCE, GSI_LABEL_BY_TIME
 from lambdas.detect.adapters import EventBridgePublisher
 from lambdas.detect.handler import handler
-from tests.integration.conftest import BUCKET, BUS, TABLE, Pipeline, sqs_event
-from tests.support.events import s3_test_event
+from tests.support.detect import BUCKET, BUS, TABLE, Pipeline
+from tests.support.events import s3_test_event, sqs_event
 
 ROTTEN = [
     {

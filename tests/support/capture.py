@@ -1,28 +1,12 @@
-"""The result events the pipeline actually delivered: an EventBridge rule on its bus → an SQS queue."""
+"""The result events the pipeline actually delivered (``World.capture_events`` routes them to a queue)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from infra import constants
 
 RESULT_DETAIL_TYPES = [constants.DETAIL_TYPE_DETECTED, constants.DETAIL_TYPE_FAILED]
-
-
-def capture_result_events(
-    sqs: Any, events: Any, bus: str, *, queue: str = "reliability-capture", rule: str = "capture-results"
-) -> str:
-    """Route every result event published on ``bus`` to a new queue; returns the queue's URL."""
-    url = sqs.create_queue(QueueName=queue)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(
-        Name=rule,
-        EventBusName=bus,
-        EventPattern=json.dumps({"source": [constants.EVENT_SOURCE], "detail-type": RESULT_DETAIL_TYPES}),
-    )
-    events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
-    return str(url)
 
 
 def drain(sqs: Any, url: str) -> list[str]:

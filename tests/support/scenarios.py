@@ -16,8 +16,8 @@ from typing import Any
 from infra.config import ModelConfig, PipelineConfig
 from localrun.emulator import Faults
 from localrun.rehearsal import Progress, Rehearsal, RunResult
-from localrun.runtime import LOCAL_BUCKET, LOCAL_BUS, LOCAL_TABLE, OfflineRuntime, RuntimeOptions
-from tests.support.capture import capture_result_events, drain
+from localrun.runtime import LOCAL_BUCKET, LOCAL_TABLE, OfflineRuntime, RuntimeOptions
+from tests.support.capture import RESULT_DETAIL_TYPES, drain
 from tests.support.configs import pipeline_config
 from tests.support.faults import WrapDependencies
 from tests.support.reliability import Outcome
@@ -45,7 +45,7 @@ def run_scenario(
     cfg = pipeline_config(models, lifecycle)
     options = RuntimeOptions(time_scale=time_scale, faults=faults, wrap_dependencies=wrap, log_path=log_path)
     with OfflineRuntime(cfg, options) as runtime:
-        events_queue = capture_result_events(runtime.client("sqs"), runtime.client("events"), LOCAL_BUS)
+        events_queue = runtime.world.capture_events("reliability-capture", RESULT_DETAIL_TYPES)
         uploaded = _upload(runtime, cfg, _objects_per_model(objects, cfg))
         _send_extra_messages(runtime, extra_messages or {})
         if before_run is not None:

@@ -1,0 +1,144 @@
+"""The detect handler's test world: moto S3 / SQS / DynamoDB / EventBridge built by
+:class:`localrun.world.World` (versioned bucket, results table, bus with an event capture), Rekognition behind
+botocore's Stubber, and the handler's own wiring on those clients."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_plus
+
+import boto3
+import jsonschema
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from infra.config import parse_config
+from infra.constants import DETAIL_TYPE_DETECTED, DETAIL_TYPE_FAILED, EVENT_SOURCE
+from lambdas.detect.logic import Dependencies
+from lambdas.detect.settings import Settings
+from lambdas.detect.wiring import build_dependencies
+from localrun.world import Names, World
+from tests.support import ids
+from tests.support.configs import model_block
+from tests.support.events import s3_record
+
+BUCKET = ids.BUCKET
+TABLE = ids.TABLE
+BUS = ids.BUS
+MODEL = ids.MODEL
+PREFIX = ids.PREFIX
+ARN = ids.version_arn(account=ids.SAMPLE_ACCOUNT)
+SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "events"
+
+
+@dataclass
+class Pipeline:
+    s3: Any
+    sqs: Any
+    dynamodb: Any
+    events: Any
+    rekognition: Any
+    stubber: Stubber
+    queue_url: str
+    capture_url: str
+    deps: Dependencies
+    sent: list[str] = field(default_factory=list)
+
+    def upload(self, key: str, body: bytes = b"\xff\xd8\xff fake jpeg") -> dict[str, Any]:
+        """Put an object and return the S3 notification record S3 would send for it."""
+        response = self.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+        return s3_record(key, response["VersionId"], response["ETag"].strip('"'), len(body), bucket=BUCKET)
+
+    def expect_detect(self, record: dict[str, Any], labels: list[dict[str, Any]] | None = None) -> None:
+        obj = record["s3"]["object"]
+        s3_object = {"Bucket": BUCKET, "Name": unquote_plus(obj["key"]), "Version": obj["versionId"]}
+        self.stubber.add_response(
+            "detect_custom_labels",
+            {"CustomLabels": labels or []},
+            {
+                "ProjectVersionArn": ARN,
+                "Image": {"S3Object": s3_object},
+                "MinConfidence": 50.0,
+                "MaxResults": 10,
+            },
+        )
+
+    def expect_detect_error(self, code: str, status: int = 400) -> None:
+        self.stubber.add_client_error(
+            "detect_custom_labels",
+            service_error_code=code,
+            service_message=f"{code} (stubbed)",
+            http_status_code=status,
+        )
+
+    def captured_events(self) -> list[dict[str, Any]]:
+        """Events that reached the bus, validated against their documented JSON Schema."""
+        events = []
+        while True:
+            response = self.sqs.receive_message(QueueUrl=self.capture_url, MaxNumberOfMessages=10)
+            messages = response.get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                event = json.loads(message["Body"])
+                assert event["source"] == EVENT_SOURCE
+                slug = {
+                    DETAIL_TYPE_DETECTED: "custom-labels-detected",
+                    DETAIL_TYPE_FAILED: "custom-labels-detection-failed",
+                }[event["detail-type"]]
+                schema = json.loads((SCHEMAS / f"{slug}.schema.json").read_text())
+                jsonschema.validate(event["detail"], schema, format_checker=jsonschema.FormatChecker())
+                events.append(event)
+                self.sqs.delete_message(QueueUrl=self.capture_url, ReceiptHandle=message["ReceiptHandle"])
+        return events
+
+    def results(self) -> list[dict[str, Any]]:
+        items = self.dynamodb.scan(TableName=TABLE)["Items"]
+        return [item for item in items if item["record_type"]["S"] == "result"]
+
+    def queued(self) -> list[dict[str, Any]]:
+        response = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
+        return [json.loads(m["Body"]) for m in response.get("Messages", [])]
+
+
+def handler_environment(queue_url: str) -> dict[str, str]:
+    """The detect function's environment variables, as the stack sets them, for this world."""
+    return {
+        "MODEL_NAME": MODEL,
+        "PROJECT_VERSION_ARN": ARN,
+        "MODEL_PREFIX": PREFIX,
+        "MIN_CONFIDENCE": "50",
+        "MAX_RESULTS": "10",
+        "RESULTS_TABLE": TABLE,
+        "EVENT_BUS_NAME": BUS,
+        "QUEUE_URL": queue_url,
+        "NOT_READY_DELAY_SECONDS": "0",
+    }
+
+
+@contextmanager
+def detect_world() -> Iterator[Pipeline]:
+    """moto with the world the detect handler touches; ``Pipeline.deps`` is the handler's wiring on it."""
+    with mock_aws():
+        config = parse_config({"models": [model_block(MODEL, PREFIX, account=ids.SAMPLE_ACCOUNT)]})
+        world = World(config, boto3.client, Names(bucket=BUCKET, results_table=TABLE, bus=BUS))
+        world.create_bucket(versioned=True)
+        world.create_results_table()
+        world.create_bus()
+        capture_url = world.capture_events("capture")
+        sqs = boto3.client("sqs")
+        queue_url = sqs.create_queue(QueueName="detect")["QueueUrl"]
+        rekognition = boto3.client("rekognition")
+        stubber = Stubber(rekognition)
+        stubber.activate()
+        s3, dynamodb, events = boto3.client("s3"), boto3.client("dynamodb"), boto3.client("events")
+        settings = Settings.model_validate(handler_environment(queue_url))
+        # The handler's own wiring, on moto's clients and the stubbed rekognition one (no PutEvents backoff).
+        clients = {"rekognition": rekognition, "s3": s3, "dynamodb": dynamodb, "events": events, "sqs": sqs}
+        deps = build_dependencies(settings, clients.__getitem__, publish_sleep=lambda _s: None)
+        yield Pipeline(s3, sqs, dynamodb, events, rekognition, stubber, queue_url, capture_url, deps)
