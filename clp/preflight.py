@@ -31,14 +31,7 @@ from botocore.exceptions import ClientError, NoCredentialsError
 from clp.deployment import Clients
 from infra import constants
 from infra.config import LifecycleMode, ModelConfig, PipelineConfig
-from infra.statemachines import (
-    backfill_definition,
-    backfill_substitutions,
-    controller_definition,
-    controller_substitutions,
-    execution_timeout_seconds,
-    substitute,
-)
+from infra.statemachines import deployed_backfill, deployed_controller
 
 # Both state machines are STANDARD workflows (infra/constructs/controller.py, backfill.py).
 STATE_MACHINE_TYPE = "STANDARD"
@@ -115,17 +108,14 @@ def definitions(config: PipelineConfig, *, stack: str, account: str, region: str
         }
         if on_demand:  # otherwise the template carries the literal constants.NO_BACKLOG_ALARM
             controller_values["BacklogAlarmName"] = _generated(stack, f"{model.name}-backlog-alarm")
-        controller = substitute(
-            controller_definition(execution_timeout_seconds(model.lifecycle)),
-            controller_substitutions(
-                config,
-                model,
-                queue_url=controller_values["QueueUrl"],
-                event_source_mapping_id=controller_values["EventSourceMappingId"],
-                control_table_name=controller_values["ControlTableName"],
-                event_bus_name=controller_values["EventBusName"],
-                backlog_alarm_name=controller_values.get("BacklogAlarmName", ""),
-            ),
+        controller = deployed_controller(
+            config,
+            model,
+            queue_url=controller_values["QueueUrl"],
+            event_source_mapping_id=controller_values["EventSourceMappingId"],
+            control_table_name=controller_values["ControlTableName"],
+            event_bus_name=controller_values["EventBusName"],
+            backlog_alarm_name=controller_values.get("BacklogAlarmName", ""),
         )
         result.append(Definition("controller", model.name, controller, controller_values))
         backfill_values = {
@@ -138,18 +128,15 @@ def definitions(config: PipelineConfig, *, stack: str, account: str, region: str
             "Region": region,
             "Partition": partition,
         }
-        backfill = substitute(
-            backfill_definition(),
-            backfill_substitutions(
-                config,
-                model,
-                bucket_name=backfill_values["BucketName"],
-                queue_url=backfill_values["QueueUrl"],
-                results_table_name=backfill_values["ResultsTableName"],
-                controller_state_machine_arn=backfill_values["ControllerStateMachineArn"],
-                region=region,
-                partition=partition,
-            ),
+        backfill = deployed_backfill(
+            config,
+            model,
+            bucket_name=backfill_values["BucketName"],
+            queue_url=backfill_values["QueueUrl"],
+            results_table_name=backfill_values["ResultsTableName"],
+            controller_state_machine_arn=backfill_values["ControllerStateMachineArn"],
+            region=region,
+            partition=partition,
         )
         result.append(Definition("backfill", model.name, backfill, backfill_values))
     return result

@@ -19,14 +19,7 @@ from typing import Any
 
 from infra import constants
 from infra.config import ModelConfig, PipelineConfig
-from infra.statemachines import (
-    backfill_definition,
-    backfill_substitutions,
-    controller_definition,
-    controller_substitutions,
-    execution_timeout_seconds,
-    substitute,
-)
+from infra.statemachines import deployed_backfill, deployed_controller
 from lambdas.common import ingest
 from localrun.moto_adapt import moto_definition
 from localrun.resources import create_control_table, create_results_table
@@ -245,17 +238,16 @@ class World:
         """
         config = config or self.config
         model = config.model(resources.model.name)
-        substitutions = controller_substitutions(
+        definition = deployed_controller(
             config,
             model,
+            overrides=overrides,
             queue_url=resources.queue_url,
             event_source_mapping_id=resources.mapping_uuid,
             control_table_name=self.names.control_table,
             event_bus_name=self.names.bus,
             backlog_alarm_name=resources.backlog_alarm_name,
         )
-        substitutions.update(overrides or {})
-        definition = substitute(controller_definition(execution_timeout_seconds(model.lifecycle)), substitutions)
         response = self.client("stepfunctions").create_state_machine(
             name=f"{self.config.resource_prefix}-{model.name}-controller{name_suffix}",
             definition=moto_definition(definition),
@@ -281,17 +273,14 @@ class World:
         Returns the state machine ARN and the substituted (deployed, unadapted) definition.
         """
         model = resources.model
-        definition = substitute(
-            backfill_definition(),
-            backfill_substitutions(
-                self.config,
-                model,
-                bucket_name=self.names.bucket,
-                queue_url=resources.queue_url,
-                results_table_name=self.names.results_table,
-                controller_state_machine_arn=controller_arn or resources.state_machine_arn,
-                region=self.region,
-            ),
+        definition = deployed_backfill(
+            self.config,
+            model,
+            bucket_name=self.names.bucket,
+            queue_url=resources.queue_url,
+            results_table_name=self.names.results_table,
+            controller_state_machine_arn=controller_arn or resources.state_machine_arn,
+            region=self.region,
         )
         response = self.client("stepfunctions").create_state_machine(
             name=f"{self.config.resource_prefix}-{model.name}-backfill",

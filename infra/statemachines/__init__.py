@@ -158,6 +158,24 @@ def backfill_substitutions(
     }
 
 
+def deployed_controller(
+    config: PipelineConfig, model: ModelConfig, *, overrides: dict[str, str] | None = None, **resources: str
+) -> str:
+    """The controller definition of one model as CloudFormation deploys it: every placeholder substituted.
+
+    ``resources`` are :func:`controller_substitutions`' keyword arguments; ``overrides`` replaces values
+    (the offline runtime and tests only: moto sleeps Wait states in real time).
+    """
+    substitutions = controller_substitutions(config, model, **resources)
+    substitutions.update(overrides or {})
+    return substitute(controller_definition(execution_timeout_seconds(model.lifecycle)), substitutions)
+
+
+def deployed_backfill(config: PipelineConfig, model: ModelConfig, **resources: str) -> str:
+    """The backfill definition of one model as CloudFormation deploys it (:func:`backfill_substitutions`)."""
+    return substitute(backfill_definition(), backfill_substitutions(config, model, **resources))
+
+
 def substitute(definition: str, substitutions: dict[str, str]) -> str:
     """Replace every ``${Name}`` as CloudFormation ``DefinitionSubstitutions`` would.
 
@@ -184,6 +202,8 @@ __all__ = [
     "backfill_substitutions",
     "controller_definition",
     "controller_substitutions",
+    "deployed_backfill",
+    "deployed_controller",
     "execution_timeout_seconds",
     "placeholders",
     "substitute",
