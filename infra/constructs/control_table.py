@@ -16,10 +16,10 @@ nothing the pipeline must remember lives on the lock).
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, aws_dynamodb as dynamodb
 from constructs import Construct
 
 from infra import constants
+from infra.constructs.tables import retained_table
 
 
 class ControlTable(Construct):
@@ -27,19 +27,10 @@ class ControlTable(Construct):
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        string = dynamodb.AttributeType.STRING
-        self.table = dynamodb.Table(
+        # The ledger is the cost history of every model session: never lost with the stack (retained_table).
+        self.table = retained_table(
             self,
-            "Table",
-            partition_key=dynamodb.Attribute(name=constants.CONTROL_TABLE_PK, type=string),
-            sort_key=dynamodb.Attribute(name=constants.CONTROL_TABLE_SK, type=string),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            constants.CONTROL_TABLE_PK,
+            constants.CONTROL_TABLE_SK,
             time_to_live_attribute=constants.CONTROL_TABLE_TTL_ATTRIBUTE,
-            # The ledger is the cost history of every model session: never lost with the stack.
-            deletion_protection=True,
-            removal_policy=RemovalPolicy.RETAIN,
         )

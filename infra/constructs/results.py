@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, aws_dynamodb as dynamodb
+from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 from infra import constants
+from infra.constructs.tables import retained_table
 
 
 class ResultsTable(Construct):
@@ -14,19 +15,7 @@ class ResultsTable(Construct):
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
         string = dynamodb.AttributeType.STRING
-        self.table = dynamodb.Table(
-            self,
-            "Table",
-            partition_key=dynamodb.Attribute(name=constants.RESULTS_PK, type=string),
-            sort_key=dynamodb.Attribute(name=constants.RESULTS_SK, type=string),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            deletion_protection=True,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        self.table = retained_table(self, constants.RESULTS_PK, constants.RESULTS_SK)
         # Only label items carry label_key, so both indexes are sparse: one entry per (image, label).
         self.table.add_global_secondary_index(
             index_name=constants.GSI_LABEL_BY_CONFIDENCE,
