@@ -10,6 +10,7 @@ import pstats
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,8 +70,14 @@ def run_b3(runs: int = 10) -> list[ImportResult]:
 # -- B4 ------------------------------------------------------------------------------------------
 
 
-class _Client:
-    """Answers the handful of calls the detect adapters make, with realistic response shapes."""
+class FakeAws:
+    """In-memory S3, DynamoDB, EventBridge and SQS (and Rekognition) clients: the calls the detect adapters make,
+    with realistic response shapes. Every object exists, no result is stored yet, every write and publish
+    succeeds; written results are counted."""
+
+    def __init__(self) -> None:
+        self.results = 0
+        self.lock = threading.Lock()
 
     def detect_custom_labels(self, **_: Any) -> dict[str, Any]:
         return {
@@ -91,6 +98,8 @@ class _Client:
         return {}
 
     def transact_write_items(self, **_: Any) -> dict[str, Any]:
+        with self.lock:
+            self.results += 1
         return {}
 
     def update_item(self, **_: Any) -> dict[str, Any]:
@@ -177,7 +186,7 @@ def run_b4(batches: int = 300, batch_size: int = 10, log_level: str = "INFO") ->
             "QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/111122223333/q",
         }
     )
-    client = _Client()
+    client = FakeAws()
     deps = build_dependencies(settings, lambda _service: client)
     context: Any = _Context()
     # Logs go where Lambda sends them (stdout → CloudWatch); here to a sink so the terminal is not the cost.

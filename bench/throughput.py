@@ -25,7 +25,7 @@ from typing import Any
 
 from PIL import Image
 
-from bench.handler import _Context, s3_record
+from bench.handler import FakeAws, _Context, s3_record
 from infra.config import Lifecycle, ModelConfig
 from lambdas.common.observability import logger
 from lambdas.detect.handler import Settings, handle
@@ -47,39 +47,15 @@ class _Body(io.BytesIO):
     pass
 
 
-class _FakeAws:
-    """In-memory S3, DynamoDB, EventBridge and SQS clients: the calls the detect adapters and the emulator make.
-
-    Every object exists, no result is stored yet, every write and publish succeeds; written results are counted.
-    """
+class _FakeAws(FakeAws):
+    """:class:`bench.handler.FakeAws`, plus GetObject of a real PNG for the emulator's image checks."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._data = _png()
-        self.results = 0
-        self.lock = threading.Lock()
 
     def get_object(self, **_: Any) -> dict[str, Any]:
         return {"Body": _Body(self._data), "ContentLength": len(self._data)}
-
-    def head_object(self, **_: Any) -> dict[str, Any]:
-        return {}
-
-    def get_item(self, **_: Any) -> dict[str, Any]:
-        return {}
-
-    def transact_write_items(self, **_: Any) -> dict[str, Any]:
-        with self.lock:
-            self.results += 1
-        return {}
-
-    def update_item(self, **_: Any) -> dict[str, Any]:
-        return {}
-
-    def put_events(self, **_: Any) -> dict[str, Any]:
-        return {"FailedEntryCount": 0, "Entries": [{"EventId": "e-1"}]}
-
-    def send_message(self, **_: Any) -> dict[str, Any]:
-        return {"MessageId": "m-1"}
 
 
 class _SlowRekognition:
