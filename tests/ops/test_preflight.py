@@ -455,10 +455,7 @@ def test_a_parameter_that_is_not_a_layer_arn_is_a_finding_without_a_lambda_call(
 
 def test_version_not_found_names_it(account: StubbedAccount) -> None:
     # Given a project without the configured version
-    account.identity()
-    account.validations()
-    account.layer_parameter()
-    account.layer()
+    account.ok_up_to_the_version()
     account.version(found=False)
 
     # When preflight runs
@@ -472,10 +469,7 @@ def test_version_not_found_names_it(account: StubbedAccount) -> None:
 
 def test_project_not_found_is_a_finding(account: StubbedAccount) -> None:
     # Given no such project
-    account.identity()
-    account.validations()
-    account.layer_parameter()
-    account.layer()
+    account.ok_up_to_the_version()
     account.stubs["rekognition"].add_client_error(
         "describe_project_versions", "ResourceNotFoundException", "project not found", 400
     )
@@ -491,10 +485,7 @@ def test_project_not_found_is_a_finding(account: StubbedAccount) -> None:
 def test_a_version_under_another_arn_is_a_finding(account: StubbedAccount) -> None:
     # Given the version name exists with another timestamp than cdk.json's ARN
     other = MODEL.project_version_arn.rsplit("/", 1)[0] + "/1767225699999"
-    account.identity()
-    account.validations()
-    account.layer_parameter()
-    account.layer()
+    account.ok_up_to_the_version()
     account.version(arn=other)
 
     # When preflight runs
@@ -508,10 +499,7 @@ def test_a_version_under_another_arn_is_a_finding(account: StubbedAccount) -> No
 @pytest.mark.parametrize("status", ["TRAINING_IN_PROGRESS", "TRAINING_FAILED", "DELETING", "DEPRECATED", "EXPIRED"])
 def test_a_version_that_cannot_be_started_is_a_finding(account: StubbedAccount, status: str) -> None:
     # Given a version in a status StartProjectVersion cannot start from
-    account.identity()
-    account.validations()
-    account.layer_parameter()
-    account.layer()
+    account.ok_up_to_the_version()
     account.version(status)
 
     # When preflight runs
@@ -526,10 +514,7 @@ def test_a_version_that_cannot_be_started_is_a_finding(account: StubbedAccount, 
 @pytest.mark.parametrize("status", ["STOPPED", "FAILED", "TRAINING_COMPLETED", "COPYING_COMPLETED"])
 def test_startable_versions_pass(account: StubbedAccount, status: str) -> None:
     # Given a version the controller can start (FAILED: a failed start can be retried)
-    account.identity()
-    account.validations()
-    account.layer_parameter()
-    account.layer()
+    account.ok_up_to_the_version()
     account.version(status)
 
     # When preflight runs
@@ -542,10 +527,7 @@ def test_startable_versions_pass(account: StubbedAccount, status: str) -> None:
 
 def test_a_running_version_is_a_note_not_a_finding(account: StubbedAccount) -> None:
     # Given a version someone already started
-    account.identity()
-    account.validations()
-    account.layer_parameter()
-    account.layer()
+    account.ok_up_to_the_version()
     account.version("RUNNING")
 
     # When preflight runs

@@ -79,11 +79,15 @@ class StubbedAccount:
             {"ProjectArn": MODEL.project_arn, "VersionNames": [MODEL.version_name]},
         )
 
-    def everything_ok(self) -> None:
+    def ok_up_to_the_version(self) -> None:
+        """Every check before the model version passes (identity, definitions, layer)."""
         self.identity()
         self.validations()
         self.layer_parameter()
         self.layer()
+
+    def everything_ok(self) -> None:
+        self.ok_up_to_the_version()
         self.version()
 
     def assert_all_asked(self) -> None:
