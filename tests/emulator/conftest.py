@@ -15,15 +15,8 @@ from moto import mock_aws
 from localrun import intercept
 from localrun.clock import ManualClock
 from localrun.emulator import CustomLabelsEmulator, hook as emulator_hook
-from tests.emulator.emulator_support import (
-    BUCKET,
-    PROJECT_ARN,
-    REGION,
-    START_DELAY,
-    STOP_DELAY,
-    VERSION_ARN,
-    image_bytes,
-)
+from tests.support.emulator import BUCKET, PROJECT_ARN, REGION, START_DELAY, STOP_DELAY, VERSION_ARN
+from tests.support.images import image
 
 
 @pytest.fixture(autouse=True)
@@ -92,9 +85,9 @@ def dataset(tmp_path: Path) -> dict[str, Any]:
     - ``remote``: an s3:// source-ref, matched by bucket/key.
     """
     images = {
-        "rotten": image_bytes(color=(120, 80, 10)),
-        "mixed": image_bytes("JPEG", color=(30, 160, 30), quality=90),
-        "boxes": image_bytes(width=200, height=100, color=(10, 10, 200)),
+        "rotten": image("PNG", colour=(120, 80, 10)),
+        "mixed": image("JPEG", colour=(30, 160, 30), quality=90),
+        "boxes": image("PNG", (200, 100), (10, 10, 200)),
     }
     (tmp_path / "imgs").mkdir()
     for name, data in images.items():

@@ -13,7 +13,8 @@ from moto import mock_aws
 from localrun.clock import ManualClock
 from localrun.emulator import CustomLabelsEmulator, hook as emulator_hook
 from localrun.emulator.service import decode_request_body, operation_model
-from tests.emulator.emulator_support import PROJECT_ARN, REGION, VERSION_ARN, image_bytes
+from tests.support.emulator import PROJECT_ARN, REGION, VERSION_ARN
+from tests.support.images import image
 
 MOTO_CANNED_LABEL = "MyLogo"  # what moto's own DetectCustomLabels always answers
 
@@ -24,13 +25,13 @@ def _our_builtins() -> list[Any]:
 
 
 def _detect_names(client: Any) -> list[str]:
-    response = client.detect_custom_labels(ProjectVersionArn=VERSION_ARN, Image={"Bytes": image_bytes()})
+    response = client.detect_custom_labels(ProjectVersionArn=VERSION_ARN, Image={"Bytes": image("PNG")})
     return [label["Name"] for label in response["CustomLabels"]]
 
 
 def test_operations_it_does_not_emulate_fall_through_to_moto(rek: Any, emu: CustomLabelsEmulator) -> None:
     # When a non-Custom-Labels rekognition operation is called
-    response = rek.detect_labels(Image={"Bytes": image_bytes()})
+    response = rek.detect_labels(Image={"Bytes": image("PNG")})
     # Then moto answers it and the emulator never saw it
     assert "Labels" in response
     assert "DetectLabels" not in emu.calls
