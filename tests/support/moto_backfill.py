@@ -35,14 +35,10 @@ checks the real file):
 Costs :func:`emulate_moto_backfill` removes (behaviour unchanged; before it, 2,000 objects took 7.5 min and
 10,000 did not finish in 25 min, the SQS work growing with the square of the object count):
 
-* SQS ``send_message`` reads ``queue.attributes`` for ``ContentBasedDeduplication`` alone, and that
-  property counts every message in the queue three times (``ApproximateNumberOf*``, reading the clock
-  twice per message): O(queue) per message sent. The counts are skipped inside ``send_message`` (they
-  are not read there); ``GetQueueAttributes`` still counts.
-* SQS ``receive_message`` checks each received message's retention via ``get_queue_attributes``, which
-  builds ``queue.attributes`` three times: O(queue) per message received (the test drains 10,000). The
-  check reads the queue's ``MessageRetentionPeriod`` directly, and the list of deliverable messages
-  reads the clock once per call instead of twice per message.
+* SQS — ``send_message`` counted every message in the queue (``queue.attributes``) for each message sent,
+  and ``receive_message`` did it nine times for each message received (the test drains 10,000): the
+  offline runtime's ``localrun.moto_linear.linear_moto`` removes those walks (its docstring lists them),
+  answers unchanged.
 * JSONata — moto prefixes every expression with ``$name:=<JSON>;`` for each ``$states`` part and
   variable in scope, so each evaluation re-parses its data (a child's ``$items`` in every per-item
   query) and no expression text repeats: :class:`JSONataWithBindings` passes those values as bindings
@@ -63,6 +59,7 @@ from typing import Any
 from unittest.mock import patch
 
 from localrun.moto_adapt import moto_definition
+from localrun.moto_linear import linear_moto
 
 
 def moto_backfill_definition(definition: str) -> str:
@@ -208,9 +205,10 @@ def emulate_moto_backfill() -> Iterator[MotoBackfill]:
     See the module docstring for what is emulated; everything else is unchanged.
     """
     emulated = MotoBackfill()
-    # Both lists are built (and moto's originals captured) before the first patch is applied.
-    replacements = [*_distributed_map_patches(emulated), *_sqs_cost_patches()]
+    # The list is built (and moto's originals captured) before the first patch is applied.
+    replacements = _distributed_map_patches(emulated)
     with ExitStack() as patches:
+        patches.enter_context(linear_moto())
         for target, name, replacement in replacements:
             patches.enter_context(patch.object(target, name, replacement))
         yield emulated
@@ -307,47 +305,3 @@ def _fail_beyond_tolerance(env: Any, record: Any) -> None:
                 ),
             )
         )
-
-
-def _sqs_cost_patches() -> list[_Patch]:
-    """moto SQS without its O(queue)-per-message work (see the module docstring); what it answers is unchanged."""
-    from moto.sqs import models as sqs
-
-    counts_unread = threading.local()
-
-    def count_messages(name: str) -> property:
-        count = getattr(sqs.Queue, name).fget
-
-        def get(queue: Any) -> int:
-            return 0 if getattr(counts_unread, "active", False) else int(count(queue))
-
-        return property(get)
-
-    send_message = sqs.SQSBackend.send_message
-
-    def send_without_counting(self: Any, *args: Any, **kwargs: Any) -> Any:
-        counts_unread.active = True  # send_message reads queue.attributes for ContentBasedDeduplication only
-        try:
-            return send_message(self, *args, **kwargs)
-        finally:
-            counts_unread.active = False
-
-    def retention_check(self: Any, queue_name: str, message: Any) -> bool:
-        retention_period = int(self.get_queue(queue_name).message_retention_period)
-        return bool(retention_period + message.sent_timestamp / 1000 > sqs.unix_time())
-
-    def deliverable(queue: Any) -> list[Any]:
-        now = sqs.unix_time_millis()  # one clock read per call, where moto reads it twice per message
-        return [m for m in queue._messages if now > m.visible_at and not now < m.delayed_until]
-
-    counts = (
-        "approximate_number_of_messages",
-        "approximate_number_of_messages_delayed",
-        "approximate_number_of_messages_not_visible",
-    )
-    return [
-        (sqs.Queue, "messages", property(deliverable)),
-        *((sqs.Queue, name, count_messages(name)) for name in counts),
-        (sqs.SQSBackend, "send_message", send_without_counting),
-        (sqs.SQSBackend, "is_message_valid_based_on_retention_period", retention_check),
-    ]
