@@ -1,14 +1,20 @@
 """Clocks for the offline runtime and the Custom Labels emulator.
 
-Every time-dependent behaviour of the emulator (start/stop delays, the TPS window, the
-billing meter) reads a ``Clock`` so that a day of traffic can be rehearsed in minutes
-(``ScaledClock``) and tests can move time explicitly (``ManualClock``).
+Every time-dependent behaviour of the emulator (start/stop delays, the TPS limit, the billing
+meter) reads a ``Clock``. The offline runtime runs on a :class:`VirtualClock`: simulated time
+moves only by modelled time and jumps to the next deadline whenever every actor waits, so the
+host's own speed never shows in the bill. Tests move time explicitly with ``ManualClock``;
+``ScaledClock`` (real time times a factor) remains for code that wants paced real time.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 import time
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from typing import Protocol, runtime_checkable
 
 # 2026-01-01T00:00:00Z: a fixed, readable default start for simulated time.
@@ -93,4 +99,214 @@ class ManualClock:
             return self._now
 
 
-__all__ = ["DEFAULT_EPOCH", "Clock", "ManualClock", "ScaledClock", "SystemClock"]
+class VirtualClockError(RuntimeError):
+    """The virtual clock was used against its rules (a thread left that never entered, a stalled run)."""
+
+
+class ClockHalted(Exception):  # noqa: N818  (a signal, not an error: the simulation is over)
+    """Raised in a thread that sleeps on a :class:`VirtualClock` after :meth:`VirtualClock.halt`."""
+
+
+class _Sleeper:
+    __slots__ = ("deadline", "notified", "woken")
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.woken = False
+        self.notified = False
+
+
+class VirtualClock:
+    """Simulated time that moves only by modelled time: an autojump clock (the model of trio's MockClock).
+
+    *Actors* are the threads whose work the simulation is made of (the rehearsal's driver, the event source
+    pollers, controller executions). An actor is *busy* while it runs host code and *waiting* while it is in
+    :meth:`sleep`. Host work takes no simulated time: ``now()`` stands still while any actor is busy. When
+    the last busy actor starts to wait, time jumps to the earliest deadline and the actors due then wake, all
+    at that instant. A thread becomes an actor with :meth:`acting` (or, for a thread another actor starts,
+    :meth:`spawned`, which reserves its place before it exists so time cannot move in between). A thread
+    that is not an actor and calls :meth:`sleep` is an actor for the length of that sleep.
+
+    Rules for deterministic runs: an actor must not block on anything but this clock while other actors
+    could need time to move (it would stall them: time cannot advance past a busy actor), and nothing an
+    actor does may depend on real time.
+    """
+
+    def __init__(self, start: float = DEFAULT_EPOCH) -> None:
+        self._now = start
+        self._cond = threading.Condition(threading.Lock())
+        self._busy = 0
+        self._sleepers: list[tuple[float, int, _Sleeper]] = []
+        self._order = itertools.count()
+        self._local = threading.local()
+        self.jumps = 0  # how many times time moved (progress displays, benchmarks)
+        self._halted = False
+        self._channels: dict[Hashable, list[_Sleeper]] = {}
+
+    # -- reading --------------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """Simulated epoch seconds."""
+        with self._cond:
+            return self._now
+
+    @property
+    def busy_actors(self) -> int:
+        with self._cond:
+            return self._busy
+
+    def next_deadline(self) -> float | None:
+        """The earliest deadline any actor waits for (``None`` when none waits)."""
+        with self._cond:
+            waiting = [deadline for deadline, _, sleeper in self._sleepers if not sleeper.woken]
+            return min(waiting) if waiting else None
+
+    # -- actors ---------------------------------------------------------------------------------------
+
+    def _depth(self) -> int:
+        return int(getattr(self._local, "depth", 0))
+
+    @contextmanager
+    def acting(self) -> Iterator[None]:
+        """The current thread is an actor inside the block (re-entrant)."""
+        depth = self._depth()
+        if depth == 0:
+            with self._cond:
+                self._busy += 1
+        self._local.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._local.depth = depth
+            if depth == 0:
+                self._leave()
+
+    @contextmanager
+    def idle(self) -> Iterator[None]:
+        """Inside the block the calling actor is not busy (it waits for other actors, e.g. joins their
+        threads); time may move meanwhile. It is busy again from the end of the block."""
+        depth = self._depth()
+        if depth == 0:
+            yield
+            return
+        self._local.depth = 0
+        self._leave()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._busy += 1
+            self._local.depth = depth
+
+    def spawned(self, target: Callable[[], None]) -> Callable[[], None]:
+        """Wrap ``target`` for a new thread: it is an actor from the moment this is called (by an actor, so
+        time cannot move before the thread starts) until ``target`` returns."""
+        with self._cond:
+            self._busy += 1
+
+        def run() -> None:
+            self._local.depth = 1
+            try:
+                target()
+            finally:
+                self._local.depth = 0
+                self._leave()
+
+        return run
+
+    def _leave(self) -> None:
+        with self._cond:
+            if self._busy <= 0:
+                raise VirtualClockError("an actor left that never entered")
+            self._busy -= 1
+            self._advance_if_idle()
+
+    # -- waiting --------------------------------------------------------------------------------------
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of simulated time (returns at once for ``seconds <= 0``)."""
+        self.wait(seconds)
+
+    def wait(self, seconds: float, channel: Hashable | None = None) -> bool:
+        """Wait up to ``seconds`` of simulated time; with a ``channel``, :meth:`notify` of that channel ends
+        the wait early, at the current instant (a long poll that returns when a message arrives).
+
+        Returns ``True`` when notified, ``False`` when the time was up.
+        """
+        if seconds <= 0:
+            return False
+        if self._depth() == 0:  # a thread outside the simulation: an actor for this wait only
+            with self.acting():
+                return self.wait(seconds, channel)
+        with self._cond:
+            if self._halted:
+                raise ClockHalted
+            sleeper = _Sleeper(self._now + seconds)
+            heapq.heappush(self._sleepers, (sleeper.deadline, next(self._order), sleeper))
+            if channel is not None:
+                self._channels.setdefault(channel, []).append(sleeper)
+            self._busy -= 1
+            self._advance_if_idle()
+            while not sleeper.woken:
+                self._cond.wait()
+            if channel is not None and sleeper in self._channels.get(channel, ()):
+                self._channels[channel].remove(sleeper)
+            if self._halted:
+                raise ClockHalted
+            return sleeper.notified
+
+    def notify(self, channel: Hashable) -> int:
+        """Wake, now, every actor sleeping on ``channel``; returns how many."""
+        with self._cond:
+            sleepers = [s for s in self._channels.pop(channel, []) if not s.woken]
+            for sleeper in sleepers:
+                sleeper.woken = sleeper.notified = True
+                self._busy += 1
+            if sleepers:
+                self._cond.notify_all()
+            return len(sleepers)
+
+    def sleep_until(self, deadline: float) -> None:
+        """Wait until simulated time ``deadline``."""
+        self.sleep(deadline - self.now())
+
+    def halt(self) -> None:
+        """End the simulation: time stops, and every sleeping actor (and any that sleeps later) gets
+        :class:`ClockHalted`, so the threads of a finished rehearsal end instead of waiting forever."""
+        with self._cond:
+            self._halted = True
+            while self._sleepers:
+                _, _, sleeper = heapq.heappop(self._sleepers)
+                if not sleeper.woken:
+                    sleeper.woken = True
+                    self._busy += 1
+            self._cond.notify_all()
+
+    def _advance_if_idle(self) -> None:
+        """With the lock held: when no actor is busy, jump to the earliest deadline and wake who is due."""
+        while self._sleepers and self._sleepers[0][2].woken:  # notified early: no longer waiting
+            heapq.heappop(self._sleepers)
+        if self._halted or self._busy > 0 or not self._sleepers:
+            return
+        deadline = self._sleepers[0][0]
+        if deadline > self._now:
+            self._now = deadline
+            self.jumps += 1
+        while self._sleepers and self._sleepers[0][0] <= self._now:
+            _, _, sleeper = heapq.heappop(self._sleepers)
+            if not sleeper.woken:
+                sleeper.woken = True
+                self._busy += 1  # on the sleeper's behalf, before anyone can see an idle simulation
+        self._cond.notify_all()
+
+
+__all__ = [
+    "DEFAULT_EPOCH",
+    "Clock",
+    "ClockHalted",
+    "ManualClock",
+    "ScaledClock",
+    "SystemClock",
+    "VirtualClock",
+    "VirtualClockError",
+]
