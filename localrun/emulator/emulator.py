@@ -89,8 +89,13 @@ class CustomLabelsEmulator:
         stop_delay_seconds: float = 60.0,
         s3_client: S3Client | None = None,
         region_name: str = "us-east-1",
+        detect_service_time: bool = False,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
+        # False: the TPS limit over a sliding one-second window, calls take no time (tests on a manual clock).
+        # True: each DetectCustomLabels call takes its share of the model's capacity in clock time
+        # (ModelVersion.occupy_lane), the offline runtime's model on its virtual clock.
+        self.detect_service_time = detect_service_time
         self.start_delay_seconds = start_delay_seconds
         self.stop_delay_seconds = stop_delay_seconds
         self.region_name = region_name
@@ -407,7 +412,9 @@ class CustomLabelsEmulator:
             model.advance(now)
             if model.status != RUNNING:
                 raise EmulatedServiceError("ResourceNotReadyException", _NOT_READY)
-            model.admit_detect(now)
+            service_seconds = model.occupy_lane(now) if self.detect_service_time else 0.0
+            if not self.detect_service_time:
+                model.admit_detect(now)
             manifest, threshold = model.manifest, model.assumed_threshold
 
         # Outside the lock: S3 reads and decoding are slow and need no shared state.
@@ -427,6 +434,7 @@ class CustomLabelsEmulator:
         max_results = params.get("MaxResults")
         if max_results is not None:
             kept = kept[:max_results]
+        self.clock.sleep(service_seconds)  # the call's latency: the lane is held until it answers
         return {"CustomLabels": [label.to_api() for label in kept]}
 
     def _s3(self) -> S3Client:

@@ -8,6 +8,7 @@ noticed it, so billing does not depend on how often someone polls.
 
 from __future__ import annotations
 
+import math
 import random
 from collections import deque
 from dataclasses import dataclass, field
@@ -156,6 +157,7 @@ class ModelVersion:
     failure_message: str = ""
     sessions: list[_Session] = field(default_factory=list)
     accepted_detects: deque[float] = field(default_factory=deque)
+    lane_busy_until: list[float] = field(default_factory=list)
 
     def set_status(self, status: str, message: str | None = None) -> None:
         self.status = status
@@ -181,6 +183,7 @@ class ModelVersion:
             self.transition_at = None
             self.set_status(STOPPED)
             self.accepted_detects.clear()
+            self.lane_busy_until.clear()
             if session is not None:
                 session.ended_at, session.end_status = due, STOPPED
 
@@ -228,6 +231,22 @@ class ModelVersion:
         if len(window) >= limit:
             raise EmulatedServiceError("ProvisionedThroughputExceededException", "Provisioned Rate exceeded.")
         window.append(now)
+
+    def occupy_lane(self, now: float) -> float:
+        """Admit a call under the service-time model and return how long it takes (simulated seconds).
+
+        The model serves ``C = TPS per IU x IUs`` calls per second as ``ceil(C)`` lanes; a call holds one lane
+        for ``ceil(C) / C`` seconds (one second at an integral TPS), i.e. it uses ``1 / C`` of the model's
+        second. A call that finds every lane busy is throttled.
+        """
+        capacity = self.tps_per_inference_unit * (self.min_inference_units or 1)
+        lanes = max(1, math.ceil(capacity))
+        busy = [until for until in self.lane_busy_until if until > now]
+        if len(busy) >= lanes:
+            raise EmulatedServiceError("ProvisionedThroughputExceededException", "Provisioned Rate exceeded.")
+        service = lanes / capacity
+        self.lane_busy_until = [*busy, now + service]
+        return service
 
     def description(self) -> dict[str, Any]:
         """The ``ProjectVersionDescription`` shape."""
