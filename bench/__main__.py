@@ -20,6 +20,7 @@ from typing import Any
 from bench import report
 from bench.calibrate import run_calibration
 from bench.handler import run_b3, run_b4
+from bench.rehearsal import QUICK_SIZES, SIZES, run_b5
 from bench.sim import run_b1
 from bench.throughput import run_b2
 from bench.traces import all_traces
@@ -58,10 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK") == "1")
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
-    parser.add_argument("--only", choices=["b1", "b2", "b3", "b4"], action="append")
+    parser.add_argument("--only", choices=["b1", "b2", "b3", "b4", "b5"], action="append")
     args = parser.parse_args(argv)
     quick: bool = args.quick
-    only = set(args.only or ["b1", "b2", "b3", "b4"])
+    only = set(args.only or ["b1", "b2", "b3", "b4", "b5"])
     began = time.perf_counter()
     results: dict[str, Any] = {"machine": machine(), "quick": quick}
     emit("machine", results["machine"])
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             outcomes = run_b1(all_traces())
             results["b1"] = outcomes
             emit("b1-cost", {"rows": [o.row() for o in outcomes]})
-            calibration = run_calibration(images=20, time_scale=30.0)
+            calibration = run_calibration(images=20)
             results["calibration"] = calibration
             emit("b1-calibration", {**calibration.__dict__, "relative_error": round(calibration.relative_error, 4)})
         if "b2" in only:
@@ -93,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
             b4 = run_b4(batches=100 if quick else 500)
             results["b4"] = b4
             emit("b4-handler", b4.__dict__)
+        if "b5" in only:
+            # One fresh process per size (peak RSS per run); one line per size as each finishes.
+            results["b5"] = run_b5(QUICK_SIZES if quick else SIZES, on_row=lambda row: emit("b5-rehearsal", row.row()))
     results["seconds"] = time.perf_counter() - began
     written = report.write(results, args.out)
     emit("report", {"path": str(written), "seconds": round(results["seconds"], 1)})

@@ -14,7 +14,7 @@ from bench.sim import Controller, ControllerSettings, simulate
 from bench.traces import Trace
 from infra.config import load_config
 from localrun.emulator import Manifest
-from localrun.rehearsal import controller_input, run_directory
+from localrun.rehearsal import run_directory
 from localrun.runtime import RuntimeOptions
 from localrun.sample import generate
 
@@ -22,7 +22,6 @@ from localrun.sample import generate
 @dataclass
 class Calibration:
     images: int
-    time_scale: float
     real_iu_seconds: float
     simulated_iu_seconds: float
     real_sessions: int
@@ -42,7 +41,7 @@ class Calibration:
         return self.relative_error <= self.tolerance
 
 
-def run_calibration(images: int = 20, time_scale: float = 60.0, tolerance: float = 0.15) -> Calibration:
+def run_calibration(images: int = 20, tolerance: float = 0.15) -> Calibration:
     """A backlog of ``images`` present when a session starts; 5-min start, 1-min stop, cdk.json lifecycle."""
     config = load_config(Path(__file__).resolve().parent.parent / "cdk.json")
     model = config.models[0]
@@ -50,7 +49,6 @@ def run_calibration(images: int = 20, time_scale: float = 60.0, tolerance: float
     with tempfile.TemporaryDirectory() as tmp:
         dataset = generate(Path(tmp) / "dataset", images=images)
         options = RuntimeOptions(
-            time_scale=time_scale,
             start_delay_seconds=300.0,
             stop_delay_seconds=60.0,
             manifest=Manifest.load(dataset.manifest),
@@ -58,20 +56,19 @@ def run_calibration(images: int = 20, time_scale: float = 60.0, tolerance: float
         with contextlib.redirect_stdout(io.StringIO()):
             result = run_directory(config, dataset.images_dir, runtime_options=options, timeout_seconds=300)
     wall = time.perf_counter() - began
-    # The execution input the rehearsal sent, in simulated seconds (moto waits whole real seconds).
-    sent = controller_input(model, time_scale, trigger="window")
+    # The rehearsal runs the deployed definition's waits (cdk.json's lifecycle) in virtual time.
+    life = model.lifecycle
     settings = ControllerSettings(
-        idle_grace_seconds=sent["idle_grace_seconds"] * time_scale,
-        poll_interval_seconds=sent["poll_interval_seconds"] * time_scale,
-        start_poll_interval_seconds=sent["start_poll_interval_seconds"] * time_scale,
-        max_runtime_seconds=sent["max_runtime_seconds"] * time_scale,
+        idle_grace_seconds=float(life.idle_grace_seconds),
+        poll_interval_seconds=float(life.poll_interval_seconds),
+        start_poll_interval_seconds=float(life.start_poll_interval_seconds),
+        max_runtime_seconds=life.max_runtime_minutes * 60.0,
     )
     uploads = len(result.keys)
     trace = Trace("calibration", tuple(0.0 for _ in range(uploads)), "manual", horizon=0.0)
     sim = simulate(trace, Controller(settings), tps=model.tps_per_inference_unit)
     return Calibration(
         images=uploads,
-        time_scale=time_scale,
         real_iu_seconds=result.inference_unit_seconds,
         simulated_iu_seconds=sim.iu_hours * 3600.0,
         real_sessions=len(result.sessions),

@@ -13,10 +13,20 @@ import matplotlib.pyplot as plt
 
 from bench.calibrate import Calibration
 from bench.handler import ImportResult, OverheadResult
+from bench.rehearsal import (
+    BILLING_TOLERANCE,
+    FLATNESS_TOLERANCE,
+    RSS_TARGET_MB,
+    TARGET_IMAGES,
+    WALL_TARGET_SECONDS,
+    ScalingRow,
+    flatness,
+)
 from bench.sim import Outcome
 from bench.throughput import ThroughputResult
 
 CMD = "make bench            # or: BENCH_QUICK=1 make bench-quick; .venv/bin/python -m bench --only b1"
+B5_CMD = ".venv/bin/python -m bench --only b5   # or: .venv/bin/python -m bench.rehearsal --sizes 100 1000 10000"
 
 
 def _fmt_s(seconds: float) -> str:
@@ -154,8 +164,8 @@ def _b1_section(outcomes: list[Outcome], cal: Calibration | None) -> list[str]:
             f"A backlog of {cal.images} uploads (the `clp demo` sample: labelled, unknown and bad files) run through",
             "the **real** controller ASL in moto Step Functions (JSONata via jsonata-python), the **real** detect",
             "handler driven by the local event source poller, moto SQS/DynamoDB/EventBridge and the emulator on a",
-            f"`ScaledClock` at {cal.time_scale:.0f}× (`localrun.rehearsal.run_directory`, cdk.json lifecycle), and",
-            "the same backlog replayed by `bench.sim.Controller` with the exact execution input the rehearsal sent.",
+            "`VirtualClock` (`localrun.rehearsal.run_directory`, cdk.json lifecycle, virtual time), and the same",
+            "backlog replayed by `bench.sim.Controller` with the same lifecycle settings.",
             "",
             "| | billed IU-seconds | sessions | STARTING s | RUNNING s (until stop requested) | STOPPING s |",
             "|---|---:|---:|---:|---:|---:|",
@@ -183,6 +193,72 @@ def _b1_section(outcomes: list[Outcome], cal: Calibration | None) -> list[str]:
     return lines
 
 
+def _met(ok: bool) -> str:
+    return "met" if ok else "missed"
+
+
+def b5_section(rows: list[ScalingRow], command: str = B5_CMD) -> list[str]:
+    """The B5 table and its targets; ``command`` is the one that measured ``rows``."""
+    lines = [
+        "## B5 — rehearsal scaling (virtual time)",
+        "",
+        "`clp local run --labels` on the `clp demo` dataset (`localrun.sample.generate`: N images, a tenth of",
+        "them unknown to the model, plus its 5 bad files, so N + 5 uploads) through the whole offline runtime",
+        "(`localrun.rehearsal.run_directory`: real controller ASL in moto Step Functions, real detect handler,",
+        "moto S3 / SQS / DynamoDB / EventBridge, the emulator), default `RuntimeOptions` (start 300 s, stop",
+        "60 s, unpaced `VirtualClock`) and cdk.json's model (5 TPS, 1 IU, idle grace 300 s, drain poll 60 s).",
+        "Each size runs in a fresh interpreter (`python -m bench.rehearsal --one N --json`), so peak RSS",
+        "(`ru_maxrss`) is that run's alone. Wall = `run_directory` (runtime set-up, upload, drain, stop);",
+        "generating the dataset is not counted. Billed IU-seconds are the emulator's meter (virtual time);",
+        "the analytic lower bound is start delay + uploads ÷ (TPS × IUs) + idle grace + stop delay, the upper",
+        "bound one drain poll interval more.",
+        "",
+        "```",
+        command,
+        "```",
+        "",
+        "| images | uploads | wall s | ms / upload | vs smallest | peak RSS MB | sessions | billed IU-s "
+        "| lower | upper | vs lower | within 2 % | detected | failed | dead letters | completed |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|",
+    ]
+    spread = flatness(rows)
+    for r, rel in zip(rows, spread, strict=True):
+        lines.append(
+            f"| {r.images} | {r.uploads} | {r.wall_seconds:.1f} | {r.wall_ms_per_image:.1f} | {rel:+.0%} "
+            f"| {r.peak_rss_mb:.0f} | {r.sessions} | {r.iu_seconds:.0f} | {r.lower_iu_seconds:.0f} "
+            f"| {r.upper_iu_seconds:.0f} | {r.relative_error:+.1%} | {'yes' if r.within_target else 'no'} "
+            f"| {r.detected} | {r.failed} | {r.dead_letters} | {'yes' if r.completed else 'no'} |"
+        )
+    lines += ["", "Targets:", ""]
+    big = next((r for r in rows if r.images == TARGET_IMAGES), None)
+    if big is None:
+        lines.append(
+            f"* {TARGET_IMAGES:,} images in ≤ {WALL_TARGET_SECONDS / 60:.0f} min wall and ≤ "
+            f"{RSS_TARGET_MB / 1024:.1f} GB peak RSS on this machine: **not measured** in this run."
+        )
+    else:
+        lines.append(
+            f"* {TARGET_IMAGES:,} images in ≤ {WALL_TARGET_SECONDS / 60:.0f} min wall: "
+            f"**{_met(big.wall_seconds <= WALL_TARGET_SECONDS)}** ({big.wall_seconds / 60:.1f} min); ≤ "
+            f"{RSS_TARGET_MB / 1024:.1f} GB peak RSS: **{_met(big.peak_rss_mb <= RSS_TARGET_MB)}** "
+            f"({big.peak_rss_mb / 1024:.2f} GB)."
+        )
+    if rows:
+        sizes = f"{min(r.images for r in rows):,} to {max(r.images for r in rows):,} images"
+        worst = max(spread, key=abs)
+        lines.append(
+            f"* Wall time per upload flat within ±{FLATNESS_TOLERANCE:.0%} from {sizes}: "
+            f"**{_met(all(abs(x) <= FLATNESS_TOLERANCE for x in spread))}** (largest deviation from the "
+            f"smallest size {worst:+.0%}){'' if big is not None else ' — the target spans 100 to 10,000'}."
+        )
+        lines.append(
+            f"* Billed IU-seconds within {BILLING_TOLERANCE:.0%} of the analytic figure (lower bound, plus at "
+            f"most one poll interval): **{_met(all(r.within_target for r in rows))}** "
+            f"({sum(r.within_target for r in rows)} of {len(rows)} sizes)."
+        )
+    return lines
+
+
 def write(results: dict[str, Any], out: Path) -> Path:
     figures = out / "benchmarks"
     figures.mkdir(parents=True, exist_ok=True)
@@ -203,16 +279,17 @@ def write(results: dict[str, Any], out: Path) -> Path:
         "",
         "## What is real and what is simulated",
         "",
-        "| | B1 replay | B1 calibration | B2 | B3 | B4 |",
-        "|---|---|---|---|---|---|",
-        "| controller | decision rules replayed in Python (`bench/sim.py`) | **real ASL** in moto | – | – | – |",
-        "| Rekognition lifecycle + billing meter | **emulator**, ManualClock | **emulator**, ScaledClock "
-        "| emulator | – | fake |",
+        "| | B1 replay | B1 calibration | B2 | B3 | B4 | B5 |",
+        "|---|---|---|---|---|---|---|",
+        "| controller | decision rules replayed in Python (`bench/sim.py`) | **real ASL** in moto | – | – | – "
+        "| **real ASL** in moto |",
+        "| Rekognition lifecycle + billing meter | **emulator**, ManualClock | **emulator**, VirtualClock "
+        "| emulator | – | fake | **emulator**, VirtualClock |",
         "| detect handler | throughput limit only (TPS × IUs) | **real** | **real** `handle()` | **real** import "
-        "| **real** `handle()` |",
+        "| **real** `handle()` | **real** |",
         "| SQS / triggers | simulated FIFO queue; alarm evaluated per 1-min period | moto + local poller "
-        "| in-memory queue | – | – |",
-        "| DynamoDB / EventBridge / S3 | – | moto | in-memory | – | fake boto3 clients |",
+        "| in-memory queue | – | – | moto + local poller |",
+        "| DynamoDB / EventBridge / S3 | – | moto | in-memory | – | fake boto3 clients | moto |",
         "",
         "The replay rules, from `infra/statemachines/controller.asl.json` and docs/controller.md: a schedule fires",
         "`lead` before the window and the window ends at fire time + lead + window; the backlog alarm is",
@@ -327,6 +404,9 @@ def write(results: dict[str, Any], out: Path) -> Path:
             "DetectCustomLabels call of ~100 ms+ the whole handler overhead is well under 1%.",
             "",
         ]
+    if "b5" in results:
+        lines += b5_section(results["b5"])
+        lines.append("")
     path = out / "benchmarks.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

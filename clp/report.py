@@ -111,7 +111,7 @@ def render(console: Console, report: dict[str, Any]) -> None:
         )
     console.print(sessions)
 
-    cost = Table(title="Cost", show_edge=False)
+    cost = Table(title="Cost (simulated: the emulator's meter in simulated time)", show_edge=False)
     cost.add_column("policy")
     cost.add_column("IU-hours", justify="right")
     cost.add_column("dollars", justify="right")
@@ -126,4 +126,8 @@ def render(console: Console, report: dict[str, Any]) -> None:
         f"model {report['model']['final_status']} after {report['model']['sessions']} session(s); "
         f"{s['simulated_seconds'] / 60:.1f} simulated minutes in {s['wall_seconds']:.1f} s of wall time "
         f"at ${s['price_per_inference_unit_hour']:.2f} per inference-unit hour."
+    )
+    console.print(
+        "Simulated: session times, IU-hours and dollars (virtual time: the same on any machine). "
+        "Measured: the wall time only."
     )

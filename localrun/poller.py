@@ -1,32 +1,34 @@
 """A local stand-in for Lambda's SQS event source mapping, driving the real detect handler in-process.
 
 It honours what the mapping record in moto says (enabled state, batch size, maximum concurrency) and what
-SQS does with the answer: deleted on success, left invisible for the visibility timeout on an item failure
-(scaled like every other wait), redelivered after it, dead-lettered by the queue's redrive policy.
+SQS does with the answer: deleted on success, left invisible for the queue's visibility timeout on an item
+failure, redelivered after it, dead-lettered by the queue's redrive policy.
+
+Like Lambda's pollers, each of the mapping's concurrent instances is a loop of its own that receives a
+batch, invokes the handler and deletes what succeeded; an instance beyond the mapping's maximum
+concurrency, or of a disabled mapping, waits. Every instance is an actor of the runtime's
+:class:`~localrun.clock.VirtualClock`: the handler's host work takes no simulated time (only what the
+handler waits for does: the model's service time, back-off). An instance that found the queue empty
+long-polls: it waits until a message is sent to the queue, or ``long_poll_seconds`` (messages that become
+visible again after a visibility timeout or a delay are seen then); one of a disabled mapping waits for
+the mapping's next update (or ``disabled_recheck_seconds``).
 
 moto's SQS backend is not thread-safe: two concurrent ReceiveMessage calls on one queue can pick the same
 message and one of them fails inside moto (``list.remove(x): x not in list``). The poller's own SQS calls
 are therefore serialized per queue, while the handler invocations still run concurrently. A failed poll
 (any error outside the handler) is recorded and retried: it must never stop the queue being consumed.
-
-Time is scaled, but the handler's own run time is not: at a time scale of 150 the queue's 360 s visibility
-timeout is 2.4 real seconds, shorter than a slow batch on a loaded machine, and a message still being
-processed would be received again (its receive count climbing towards the DLQ) — something AWS rules out
-by keeping the function timeout (60 s) far below the visibility timeout. So messages are received with
-at least ``in_flight_visibility_real_seconds`` of visibility, and only the failed ones are then given
-the scaled visibility timeout (ChangeMessageVisibility), which keeps redelivery of failures as fast as
-the scaled queue.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
-import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from localrun.clock import ClockHalted, VirtualClock
+from localrun.moto_time import mapping_channel, queue_channel
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -58,9 +60,9 @@ class EventSourcePoller:
         queue_arn: str,
         region: str,
         handler: BatchHandler,
-        visibility_timeout_real_seconds: float,
-        idle_sleep_seconds: float = 0.02,
-        in_flight_visibility_real_seconds: float = 60.0,
+        clock: VirtualClock,
+        long_poll_seconds: float = 20.0,
+        disabled_recheck_seconds: float = 300.0,
     ) -> None:
         self._sqs = sqs
         self._lambda = lambda_client
@@ -69,23 +71,34 @@ class EventSourcePoller:
         self._queue_arn = queue_arn
         self._region = region
         self._handler = handler
-        self._visibility = max(0, round(visibility_timeout_real_seconds))
-        self._in_flight_visibility = max(self._visibility, round(in_flight_visibility_real_seconds))
-        self._idle_sleep = idle_sleep_seconds
+        self._clock = clock
+        self._long_poll = long_poll_seconds
+        self._disabled_recheck = disabled_recheck_seconds
+        self._queue_channel = queue_channel(queue_url.rsplit("/", 1)[-1])
+        self._mapping_channel = mapping_channel(mapping_uuid)
         self._stop = threading.Event()
         self._sqs_lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self.stats = PollerStats()
         self.errors: list[str] = []
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"poller-{self._uuid[:8]}", daemon=True)
-        self._thread.start()
+        """Start one instance per unit of the mapping's maximum concurrency (call as an actor of the clock)."""
+        _, _, concurrency = self._mapping()
+        for index in range(concurrency):
+            thread = threading.Thread(
+                target=self._clock.spawned(lambda index=index: self._run(index)),  # type: ignore[misc]
+                name=f"poller-{self._uuid[:8]}-{index}",
+                daemon=True,
+            )
+            self._threads.append(thread)
+            thread.start()
 
     def stop(self) -> None:
+        """Stop the instances (they end at their next wake-up: halt the clock first, or let it run)."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        for thread in self._threads:
+            thread.join(timeout=30)
 
     def _mapping(self) -> tuple[bool, int, int]:
         mapping = self._lambda.get_event_source_mapping(UUID=self._uuid)
@@ -94,43 +107,32 @@ class EventSourcePoller:
         concurrency = int((mapping.get("ScalingConfig") or {}).get("MaximumConcurrency") or 2)
         return enabled, batch_size, concurrency
 
-    def _run(self) -> None:
-        executor: ThreadPoolExecutor | None = None
-        workers = 0
+    def _run(self, index: int) -> None:
         try:
             while not self._stop.is_set():
-                try:
-                    enabled, batch_size, concurrency = self._mapping()
-                except Exception as exc:
-                    self._poll_failed(exc)
-                    continue
-                if not enabled:
-                    time.sleep(self._idle_sleep)
-                    continue
-                if executor is None or workers != concurrency:
-                    if executor is not None:
-                        executor.shutdown(wait=True)
-                    executor, workers = ThreadPoolExecutor(concurrency, thread_name_prefix="detect"), concurrency
-                # Each concurrent "instance" receives and processes one batch, like Lambda's pollers.
-                futures = [executor.submit(self._one_batch, batch_size) for _ in range(concurrency)]
-                received = 0
-                for future in futures:
-                    try:
-                        received += future.result()
-                    except Exception as exc:
-                        self._poll_failed(exc)
-                if received == 0:
-                    time.sleep(self._idle_sleep)
-        finally:
-            if executor is not None:
-                executor.shutdown(wait=True)
+                seconds, channel = self._step(index)
+                if seconds:
+                    self._clock.wait(seconds, channel)
+        except ClockHalted:
+            return
 
-    def _poll_failed(self, exc: Exception) -> None:
-        """A poll (not a handler) failed: record it, back off briefly, go on polling."""
-        self.errors.append(f"poll: {type(exc).__name__}: {exc}")
-        with self.stats.lock:
-            self.stats.poll_errors += 1
-        time.sleep(self._idle_sleep)
+    def _step(self, index: int) -> tuple[float, Hashable | None]:
+        """One look at the mapping and, if this instance may poll, one batch; returns how long to wait and
+        what ends the wait early (a mapping update, a message sent to the queue)."""
+        try:
+            enabled, batch_size, concurrency = self._mapping()
+            if not enabled or index >= concurrency:
+                return self._disabled_recheck, self._mapping_channel
+            if self._one_batch(batch_size):
+                return 0.0, None
+            return self._long_poll, self._queue_channel
+        except ClockHalted:
+            raise
+        except Exception as exc:  # a poll (not a handler) failed: record it, back off, go on polling
+            self.errors.append(f"poll: {type(exc).__name__}: {exc}")
+            with self.stats.lock:
+                self.stats.poll_errors += 1
+            return 1.0, None
 
     def _one_batch(self, batch_size: int) -> int:
         with self._sqs_lock:
@@ -139,7 +141,6 @@ class EventSourcePoller:
                 MaxNumberOfMessages=batch_size,
                 AttributeNames=["All"],
                 MessageAttributeNames=["All"],
-                VisibilityTimeout=self._in_flight_visibility,
             )
         messages = response.get("Messages", [])
         if not messages:
@@ -148,26 +149,19 @@ class EventSourcePoller:
         try:
             result = self._handler(event)
             failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+        except ClockHalted:
+            raise
         except Exception as exc:  # a crashed invocation: every message of the batch is retried
             self.errors.append(f"{type(exc).__name__}: {exc}")
             failed = {m["MessageId"] for m in messages}
             with self.stats.lock:
                 self.stats.handler_errors += 1
         done = [m for m in messages if m["MessageId"] not in failed]
-        retry = [m for m in messages if m["MessageId"] in failed]
-        with self._sqs_lock:
-            if done:
+        if done:
+            with self._sqs_lock:
                 self._sqs.delete_message_batch(
                     QueueUrl=self._queue_url,
                     Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
-                )
-            if retry and self._visibility < self._in_flight_visibility:
-                self._sqs.change_message_visibility_batch(
-                    QueueUrl=self._queue_url,
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": self._visibility}
-                        for i, m in enumerate(retry)
-                    ],
                 )
         with self.stats.lock:
             self.stats.batches += 1

@@ -40,6 +40,17 @@ class Progress:
     simulated_seconds: float
 
 
+@dataclass(frozen=True)
+class _State:
+    """What the rehearsal sees at one look."""
+
+    written: int
+    done: bool
+    status: str
+    depth: int
+    idle: bool  # no execution running, the model stopped (or failed), no lock held
+
+
 @dataclass
 class ResultRow:
     key: str
@@ -106,25 +117,11 @@ class RunResult:
         }
 
 
-def controller_input(
-    model: ModelConfig, scale: float, *, trigger: str, window_seconds: int | None = None
-) -> dict[str, Any]:
-    """Execution input with every wait converted from simulated to real seconds (moto waits in real time)."""
-    life = model.lifecycle
-
-    def real(seconds: float, minimum: int = 0) -> int:
-        return max(minimum, round(seconds / scale))
-
-    payload: dict[str, Any] = {
-        "trigger": trigger,
-        "poll_interval_seconds": real(life.poll_interval_seconds, 1),
-        "start_poll_interval_seconds": real(life.start_poll_interval_seconds, 1),
-        "start_timeout_seconds": real(life.start_timeout_minutes * 60, 2),
-        "idle_grace_seconds": real(life.idle_grace_seconds),
-        "max_runtime_seconds": real(life.max_runtime_minutes * 60, 5),
-    }
+def controller_input(trigger: str, window_seconds: int | None = None) -> dict[str, Any]:
+    """Execution input as a trigger sends it: the waits are the deployed definition's (simulated seconds)."""
+    payload: dict[str, Any] = {"trigger": trigger}
     if window_seconds is not None:
-        payload["window_seconds"] = real(window_seconds, 5)
+        payload["window_seconds"] = window_seconds
     return payload
 
 
@@ -139,6 +136,7 @@ class Rehearsal:
         self._ddb = runtime.client("dynamodb")
         self._sqs = runtime.client("sqs")
         self._executions: list[str] = []
+        self._done = False
 
     # -- observations ---------------------------------------------------------------------------
 
@@ -202,7 +200,7 @@ class Rehearsal:
     # -- driving --------------------------------------------------------------------------------
 
     def start_session(self, trigger: str, window_seconds: int | None = None) -> str:
-        payload = controller_input(self.model, self.runtime.clock.scale, trigger=trigger, window_seconds=window_seconds)
+        payload = controller_input(trigger, window_seconds)
         arn = self._sfn.start_execution(
             stateMachineArn=self.resources.state_machine_arn,
             name=f"{trigger}-{uuid.uuid4().hex[:12]}",
@@ -220,49 +218,77 @@ class Rehearsal:
         timeout_seconds: float = 600.0,
         max_sessions: int = 10,
         progress: Callable[[Progress], None] | None = None,
-        poll_seconds: float = 0.2,
+        step_seconds: float = 10.0,
     ) -> RunResult:
-        """Start sessions until every key has a result (or nothing is left to process) and the model is stopped."""
+        """Start sessions until every key has a result (or nothing is left to process) and the model is stopped.
+
+        Looks every ``step_seconds`` of simulated time (the controller and the pollers run meanwhile);
+        ``timeout_seconds`` bounds the real time the run may take. With the runtime's ``time_scale``, each
+        step also takes ``step_seconds / time_scale`` real seconds, for watching.
+        """
         emulator = self.runtime.emulator
         assert emulator is not None
-        arn = self.model.project_version_arn
         clock = self.runtime.clock
+        pace = self.runtime.options.time_scale
         began_wall, began_sim = time.monotonic(), clock.now()
         expected = set(keys)
         completed = False
-        while True:
-            results = self.results()
-            done = expected <= results.keys()
-            running = self.running_execution()
-            depth = self.queue_depth()
-            status = emulator.status(arn)
-            if progress is not None:
-                counts = [r.status for k, r in results.items() if k in expected]
-                progress(
-                    Progress(
-                        uploaded=len(expected),
-                        detected=counts.count("DETECTED"),
-                        failed=counts.count("FAILED"),
-                        dead_letters=self.dead_letters(),
-                        queued=depth,
-                        model_status=status,
-                        sessions=len(emulator.billing(arn).sessions),
-                        simulated_seconds=clock.now() - began_sim,
+        with clock.acting():
+            while True:
+                state = self._look(expected)
+                if progress is not None:
+                    progress(self._progress(state, len(expected), clock.now() - began_sim))
+                if state.idle:
+                    if state.done or (state.depth == 0 and self._executions):
+                        completed = True
+                        break
+                    if len(self._executions) >= max_sessions:
+                        break
+                    self.start_session(trigger if not self._executions else "backlog", window_seconds)
+                if time.monotonic() - began_wall > timeout_seconds:
+                    raise RehearsalTimeoutError(
+                        f"not finished after {timeout_seconds:.0f} s: {state.written}/{len(expected)} results, "
+                        f"model {state.status}, queue depth {state.depth}"
                     )
-                )
-            if not running and status in ("STOPPED", "FAILED") and not self.lock_held():
-                if done or (depth == 0 and len(self._executions) > 0):
-                    completed = True
-                    break
-                if len(self._executions) >= max_sessions:
-                    break
-                self.start_session(trigger if not self._executions else "backlog", window_seconds)
-            if time.monotonic() - began_wall > timeout_seconds:
-                raise RehearsalTimeoutError(
-                    f"not finished after {timeout_seconds:.0f} s: {len(results)}/{len(expected)} results, "
-                    f"model {status}, queue depth {depth}"
-                )
-            time.sleep(poll_seconds)
+                if pace:
+                    time.sleep(step_seconds / pace)  # an actor's real wait: simulated time stands still meanwhile
+                clock.sleep(step_seconds)
+        return self._result(keys, completed, began_wall, began_sim)
+
+    def _look(self, expected: set[str]) -> _State:
+        emulator = self.runtime.emulator
+        assert emulator is not None
+        counts = self.runtime.results_written
+        written = counts[(self.model.name, "DETECTED")] + counts[(self.model.name, "FAILED")]
+        # The counters say when to look; the table says whether every expected key is there (once it does,
+        # it stays so: results are never deleted, and a scan of a large table is the costliest look).
+        if not self._done and written >= len(expected):
+            self._done = expected <= self.results().keys()
+        done = self._done
+        status = emulator.status(self.model.project_version_arn)
+        depth = self.queue_depth()
+        idle = not self.running_execution() and status in ("STOPPED", "FAILED") and not self.lock_held()
+        return _State(written=written, done=done, status=status, depth=depth, idle=idle)
+
+    def _progress(self, state: _State, uploaded: int, simulated_seconds: float) -> Progress:
+        emulator = self.runtime.emulator
+        assert emulator is not None
+        counts = self.runtime.results_written
+        return Progress(
+            uploaded=uploaded,
+            detected=counts[(self.model.name, "DETECTED")],
+            failed=counts[(self.model.name, "FAILED")],
+            dead_letters=self.dead_letters(),
+            queued=state.depth,
+            model_status=state.status,
+            sessions=len(emulator.billing(self.model.project_version_arn).sessions),
+            simulated_seconds=simulated_seconds,
+        )
+
+    def _result(self, keys: list[str], completed: bool, began_wall: float, began_sim: float) -> RunResult:
+        emulator = self.runtime.emulator
+        assert emulator is not None
+        arn = self.model.project_version_arn
         billing: BillingReport = emulator.billing(arn)
         results = self.results()
         return RunResult(
@@ -286,7 +312,7 @@ class Rehearsal:
             dead_letters=self.dead_letters(),
             controller_executions=[self._describe(a) for a in self._executions],
             started_at=began_sim,
-            ended_at=clock.now(),
+            ended_at=self.runtime.clock.now(),
             wall_seconds=time.monotonic() - began_wall,
             completed=completed,
         )

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -28,11 +30,15 @@ from infra.config import ModelConfig, PipelineConfig
 from lambdas.common.observability import SERVICE
 from lambdas.detect.handler import Settings, handle
 from lambdas.detect.logic import Dependencies
+from lambdas.detect.models import DetectionResult
+from lambdas.detect.ports import PublishClaim, ResultsRepository
 from lambdas.detect.wiring import build_dependencies
-from localrun.clock import ScaledClock
+from localrun.clock import VirtualClock
 from localrun.emulator import CustomLabelsEmulator, Faults, Manifest
 from localrun.moto_adapt import MOTO_CONFIG, install_sdk_field_names, serialize_moto_requests
 from localrun.moto_jsonata import install_moto_jsonata
+from localrun.moto_linear import install_linear_moto
+from localrun.moto_time import virtual_time
 from localrun.poller import EventSourcePoller
 from localrun.world import ACCOUNT, ModelResources, Names, World
 
@@ -56,18 +62,18 @@ __all__ = [
 
 @dataclass
 class RuntimeOptions:
-    """How a rehearsal runs. Durations are simulated seconds; ``time_scale`` shrinks every wait."""
+    """How a rehearsal runs. Durations are simulated seconds.
 
-    time_scale: float = 60.0
+    ``time_scale`` only paces a run for watching it (at most that many simulated seconds per real second);
+    ``None`` runs as fast as the host can. It changes no simulated figure.
+    """
+
+    time_scale: float | None = None
     start_delay_seconds: float = 300.0
     stop_delay_seconds: float = 60.0
     manifest: Manifest | None = None
     faults: Faults | None = None
     log_path: Path | None = None
-    # Controller settings for the rehearsal (simulated seconds); None keeps the model's lifecycle config.
-    idle_grace_seconds: float | None = None
-    poll_interval_seconds: float | None = None
-    extra_models_running: dict[str, str] = field(default_factory=dict)
     # Fault injection (tests/faults): wraps the detect handler's adapters per model, e.g. to make result
     # writes throttle or PutEvents fail partially, without touching the AWS code. None = the real adapters.
     wrap_dependencies: Callable[[ModelConfig, Dependencies], Dependencies] | None = None
@@ -79,7 +85,9 @@ class OfflineRuntime:
     def __init__(self, config: PipelineConfig, options: RuntimeOptions | None = None) -> None:
         self.config = config
         self.options = options or RuntimeOptions()
-        self.clock = ScaledClock(self.options.time_scale)
+        self.clock = VirtualClock()
+        # Terminal results written per (model, status): the rehearsal's progress without scanning the table.
+        self.results_written: Counter[tuple[str, str]] = Counter()
         self.region = config.models[0].region
         self.world = World(config, self.client)
         self.models: dict[str, ModelResources] = self.world.models
@@ -87,6 +95,7 @@ class OfflineRuntime:
         self.emulator: CustomLabelsEmulator | None = None
         self._log_handler: logging.Handler | None = None
         self._lock = threading.Lock()
+        self._stack = ExitStack()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -95,7 +104,12 @@ class OfflineRuntime:
         self._quiet_lambda_logs()
         install_moto_jsonata()
         install_sdk_field_names()
+        install_linear_moto()
         serialize_moto_requests()
+        # The calling thread drives the simulation: it is an actor for the runtime's whole life, so simulated
+        # time moves only while it waits (Rehearsal.run), never while it uploads or inspects.
+        self._stack.enter_context(self.clock.acting())
+        self._stack.enter_context(virtual_time(self.clock))
         self._mock = mock_aws(config=MOTO_CONFIG)
         self._mock.start()
         try:
@@ -105,6 +119,7 @@ class OfflineRuntime:
                 stop_delay_seconds=self.options.stop_delay_seconds,
                 faults=self.options.faults,
                 region_name=self.region,
+                detect_service_time=True,
             ).activate()
             for model in self.config.models:
                 self.emulator.add_model(
@@ -125,6 +140,7 @@ class OfflineRuntime:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self.clock.halt()  # every sleeping actor (pollers, controller executions) ends at once
         for resources in self.models.values():
             if resources.poller is not None:
                 resources.poller.stop()
@@ -138,6 +154,7 @@ class OfflineRuntime:
             self._log_handler.close()
         if hasattr(_emf, "print"):
             del _emf.print  # back to the builtin
+        self._stack.close()
 
     def _quiet_lambda_logs(self) -> None:
         """Powertools logs JSON to stdout; offline it goes to a file so stdout stays the report's.
@@ -182,7 +199,7 @@ class OfflineRuntime:
                 queue_arn=resources.queue_arn,
                 region=self.region,
                 handler=self._detect_handler(resources.model),
-                visibility_timeout_real_seconds=self.clock.to_real_seconds(constants.QUEUE_VISIBILITY_TIMEOUT_SECONDS),
+                clock=self.clock,
             )
             resources.poller.start()
 
@@ -200,21 +217,26 @@ class OfflineRuntime:
                 "RESULTS_TABLE": LOCAL_TABLE,
                 "EVENT_BUS_NAME": LOCAL_BUS,
                 "QUEUE_URL": resources.queue_url,
-                "NOT_READY_DELAY_SECONDS": min(
-                    900, round(self.clock.to_real_seconds(constants.NOT_READY_REQUEUE_DELAY_SECONDS))
-                ),
+                "NOT_READY_DELAY_SECONDS": constants.NOT_READY_REQUEUE_DELAY_SECONDS,
             }
         )
         clock = self.clock
-        deps = build_dependencies(settings, self.client, now=lambda: datetime.fromtimestamp(clock.now(), UTC))
+        deps = build_dependencies(
+            settings, self.client, now=lambda: datetime.fromtimestamp(clock.now(), UTC), publish_sleep=clock.sleep
+        )
         if self.options.wrap_dependencies is not None:
             deps = self.options.wrap_dependencies(model, deps)
+        deps = replace(deps, repository=_CountingRepository(deps.repository, model.name, self._count_result))
         context = _LocalContext(resources.function_name)
 
         def invoke(event: dict[str, Any]) -> dict[str, Any]:
             return dict(handle(event, context, settings, deps))  # type: ignore[arg-type]
 
         return invoke
+
+    def _count_result(self, model: str, status: str) -> None:
+        with self._lock:
+            self.results_written[(model, status)] += 1
 
     # -- operations -------------------------------------------------------------------------------
 
@@ -228,6 +250,24 @@ class OfflineRuntime:
             s3.put_object(Bucket=LOCAL_BUCKET, Key=key, Body=path.read_bytes())
             keys.append(key)
         return keys
+
+
+class _CountingRepository:
+    """The detect handler's results repository, counting the results it writes (not the duplicates)."""
+
+    def __init__(self, inner: ResultsRepository, model: str, count: Callable[[str, str], None]) -> None:
+        self._inner = inner
+        self._model = model
+        self._count = count
+
+    def put(self, result: DetectionResult, detail: dict[str, Any], claim: PublishClaim) -> bool:
+        written = self._inner.put(result, detail, claim)
+        if written:
+            self._count(self._model, result.status)
+        return written
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
 class _LocalContext:

@@ -262,7 +262,6 @@ def test_many_images_across_two_models() -> None:
         },
         models=2,
         timeout_seconds=600,
-        poll_seconds=2.0,  # each poll scans the results table; many results make frequent scans costly
     )
 
     # Then both models label theirs, once each, and both are stopped

@@ -19,7 +19,7 @@ COUNTS = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"
 @pytest.fixture
 def runtime() -> Iterator[OfflineRuntime]:
     # Three models on three prefixes: the ingest wiring exactly as the runtime builds it on entry
-    with OfflineRuntime(pipeline_config(models=3), RuntimeOptions(time_scale=600.0)) as built:
+    with OfflineRuntime(pipeline_config(models=3), RuntimeOptions()) as built:
         yield built
 
 

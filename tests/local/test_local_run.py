@@ -13,7 +13,7 @@ from clp.main import app
 from tests.support.images import Colour, Size, write_image
 
 runner = CliRunner()
-FAST = ["--time-scale", "600"]
+FAST = ["--time-scale", "100000"]  # the pacing option, set high enough not to slow the suite
 
 
 def _jpeg(path: Path, colour: Colour, size: Size = (128, 96)) -> None:

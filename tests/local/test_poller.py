@@ -1,10 +1,10 @@
-"""The local event source poller honours the mapping's state and SQS's answer to each batch."""
+"""The local event source poller honours the mapping's state and SQS's answer to each batch, in simulated time:
+each test drives a VirtualClock as the only other actor, so every timing below is exact."""
 
 from __future__ import annotations
 
 import io
 import json
-import time
 import zipfile
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +13,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from localrun.clock import VirtualClock
+from localrun.moto_time import virtual_time
 from localrun.poller import EventSourcePoller
 
 
@@ -24,13 +26,22 @@ def _zip() -> bytes:
 
 
 @pytest.fixture
-def queue() -> Iterator[dict[str, Any]]:
+def clock() -> Iterator[VirtualClock]:
+    """The simulation's clock; the test's thread is an actor, so time moves only when the test waits."""
+    clock = VirtualClock()
+    with virtual_time(clock), clock.acting():
+        yield clock
+        clock.halt()
+
+
+@pytest.fixture
+def queue(clock: VirtualClock) -> Iterator[dict[str, Any]]:
     with mock_aws():
         sqs = boto3.client("sqs")
         lam = boto3.client("lambda")
         iam = boto3.client("iam")
         role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        url = sqs.create_queue(QueueName="work")["QueueUrl"]
+        url = sqs.create_queue(QueueName="work", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         shadow = sqs.create_queue(QueueName="shadow")["QueueUrl"]
         shadow_arn = sqs.get_queue_attributes(QueueUrl=shadow, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -47,7 +58,7 @@ def queue() -> Iterator[dict[str, Any]]:
         yield {"sqs": sqs, "lambda": lam, "url": url, "arn": arn, "uuid": uuid}
 
 
-def _poller(queue: dict[str, Any], handler: Any, visibility_timeout_real_seconds: float = 30) -> EventSourcePoller:
+def _poller(queue: dict[str, Any], clock: VirtualClock, handler: Any) -> EventSourcePoller:
     return EventSourcePoller(
         sqs=queue["sqs"],
         lambda_client=queue["lambda"],
@@ -56,8 +67,7 @@ def _poller(queue: dict[str, Any], handler: Any, visibility_timeout_real_seconds
         queue_arn=queue["arn"],
         region="us-east-1",
         handler=handler,
-        visibility_timeout_real_seconds=visibility_timeout_real_seconds,
-        idle_sleep_seconds=0.01,
+        clock=clock,
     )
 
 
@@ -68,43 +78,94 @@ def _depth(queue: dict[str, Any]) -> tuple[int, int]:
     return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
-def _wait(condition: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
+def _send(queue: dict[str, Any], *numbers: int) -> None:
+    for n in numbers:
+        queue["sqs"].send_message(QueueUrl=queue["url"], MessageBody=json.dumps({"n": n}))
 
 
-def test_nothing_is_consumed_while_the_mapping_is_disabled(queue: dict[str, Any]) -> None:
-    calls: list[dict[str, Any]] = []
-    queue["sqs"].send_message(QueueUrl=queue["url"], MessageBody="{}")
-    poller = _poller(queue, lambda event: calls.append(event) or {"batchItemFailures": []})
+def _enable(queue: dict[str, Any]) -> None:
+    queue["lambda"].update_event_source_mapping(UUID=queue["uuid"], Enabled=True)
+
+
+def _ok(calls: list[list[dict[str, Any]]]) -> Any:
+    def handler(event: dict[str, Any]) -> dict[str, Any]:
+        calls.append(event["Records"])
+        return {"batchItemFailures": []}
+
+    return handler
+
+
+def test_nothing_is_consumed_while_the_mapping_is_disabled(queue: dict[str, Any], clock: VirtualClock) -> None:
+    calls: list[list[dict[str, Any]]] = []
+    _send(queue, 0)
+    poller = _poller(queue, clock, _ok(calls))
 
     poller.start()
-    time.sleep(0.3)
-    poller.stop()
+    clock.sleep(3600)
 
     assert calls == []
     assert _depth(queue) == (1, 0)
 
 
-def test_batches_respect_the_mapping_and_failed_items_stay_on_the_queue(queue: dict[str, Any]) -> None:
-    # Given seven messages, one of which the handler reports as failed
-    for index in range(7):
-        queue["sqs"].send_message(QueueUrl=queue["url"], MessageBody=json.dumps({"n": index}))
+def test_enabling_the_mapping_wakes_the_pollers_at_that_instant(queue: dict[str, Any], clock: VirtualClock) -> None:
+    # Given pollers waiting on a disabled mapping for a while
+    calls: list[list[dict[str, Any]]] = []
+    _send(queue, 0, 1)
+    _poller(queue, clock, _ok(calls)).start()
+    clock.sleep(100)
+    enabled_at = clock.now()
+
+    # When the controller enables the mapping, and no time passes
+    _enable(queue)
+    clock.sleep(0.001)
+
+    # Then the backlog was consumed at that instant (not at the next recheck)
+    assert sum(len(batch) for batch in calls) == 2
+    assert clock.now() == pytest.approx(enabled_at + 0.001)
+    assert _depth(queue) == (0, 0)
+
+
+def test_a_message_sent_to_an_empty_queue_is_consumed_when_it_arrives(
+    queue: dict[str, Any], clock: VirtualClock
+) -> None:
+    # Given enabled pollers long-polling an empty queue
+    calls: list[list[dict[str, Any]]] = []
+    _enable(queue)
+    _poller(queue, clock, _ok(calls)).start()
+    clock.sleep(7)
+
+    # When a message arrives
+    _send(queue, 0)
+    clock.sleep(0.001)
+
+    # Then it was consumed at once, not at the end of the 20-second long poll
+    assert [json.loads(batch[0]["body"]) for batch in calls] == [{"n": 0}]
+
+
+def test_batches_respect_the_mapping_and_a_failed_item_comes_back_after_the_visibility_timeout(
+    queue: dict[str, Any], clock: VirtualClock
+) -> None:
+    # Given seven messages, one of which the handler reports as failed the first time
+    _send(queue, *range(7))
     batches: list[list[dict[str, Any]]] = []
+    seen_three: list[float] = []
 
     def handler(event: dict[str, Any]) -> dict[str, Any]:
         batches.append(event["Records"])
-        failed = [r["messageId"] for r in event["Records"] if json.loads(r["body"])["n"] == 3]
-        return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
+        failed = []
+        for record in event["Records"]:
+            if json.loads(record["body"])["n"] == 3:
+                seen_three.append(clock.now())
+                if len(seen_three) == 1:
+                    failed.append({"itemIdentifier": record["messageId"]})
+        return {"batchItemFailures": failed}
 
-    poller = _poller(queue, handler)
+    poller = _poller(queue, clock, handler)
     poller.start()
+
     # When the controller enables the mapping
-    queue["lambda"].update_event_source_mapping(UUID=queue["uuid"], Enabled=True)
-    _wait(lambda: poller.stats.messages >= 7)
-    poller.stop()
+    _enable(queue)
+    clock.sleep(1)
 
     # Then batches never exceed the mapping's size, successes are deleted, the failure waits invisible
     assert all(len(batch) <= 3 for batch in batches)
@@ -113,28 +174,33 @@ def test_batches_respect_the_mapping_and_failed_items_stay_on_the_queue(queue: d
     assert _depth(queue) == (0, 1)
     assert poller.stats.item_failures == 1
 
+    # ... and it is received again once the queue's 30-second visibility timeout is over (seen at the next
+    # long poll, within 20 s), then succeeds
+    clock.sleep(60)
+    assert len(seen_three) == 2
+    assert 30 <= seen_three[1] - seen_three[0] <= 30 + 20
+    assert _depth(queue) == (0, 0)
 
-def test_a_crashing_handler_fails_its_whole_batch(queue: dict[str, Any]) -> None:
-    for index in range(2):
-        queue["sqs"].send_message(QueueUrl=queue["url"], MessageBody=json.dumps({"n": index}))
+
+def test_a_crashing_handler_fails_its_whole_batch(queue: dict[str, Any], clock: VirtualClock) -> None:
+    _send(queue, 0, 1)
 
     def handler(event: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError("boom")
 
-    poller = _poller(queue, handler)
-    queue["lambda"].update_event_source_mapping(UUID=queue["uuid"], Enabled=True)
+    poller = _poller(queue, clock, handler)
+    _enable(queue)
     poller.start()
-    _wait(lambda: poller.stats.handler_errors >= 1)
-    poller.stop()
+    clock.sleep(1)
 
     assert poller.errors[0] == "RuntimeError: boom"
+    assert poller.stats.handler_errors == 1
     assert _depth(queue) == (0, 2)
 
 
-def test_a_failed_poll_is_recorded_and_polling_goes_on(queue: dict[str, Any]) -> None:
+def test_a_failed_poll_is_recorded_and_polling_goes_on(queue: dict[str, Any], clock: VirtualClock) -> None:
     # Given an SQS client whose first ReceiveMessage fails (as moto's can under concurrent receives)
-    for index in range(4):
-        queue["sqs"].send_message(QueueUrl=queue["url"], MessageBody=json.dumps({"n": index}))
+    _send(queue, *range(4))
     real_receive = queue["sqs"].receive_message
     failures = [RuntimeError("list.remove(x): x not in list")]
 
@@ -144,70 +210,40 @@ def test_a_failed_poll_is_recorded_and_polling_goes_on(queue: dict[str, Any]) ->
         return real_receive(**kwargs)
 
     queue["sqs"].receive_message = flaky_receive
-    consumed: list[str] = []
-
-    def handler(event: dict[str, Any]) -> dict[str, Any]:
-        consumed.extend(r["body"] for r in event["Records"])
-        return {"batchItemFailures": []}
-
-    poller = _poller(queue, handler)
-    queue["lambda"].update_event_source_mapping(UUID=queue["uuid"], Enabled=True)
+    calls: list[list[dict[str, Any]]] = []
+    poller = _poller(queue, clock, _ok(calls))
+    _enable(queue)
 
     # When it polls
     poller.start()
-    _wait(lambda: len(consumed) >= 4)
-    poller.stop()
+    clock.sleep(5)
 
     # Then the failure is recorded and every message is still consumed, once
     assert poller.stats.poll_errors == 1
     assert poller.errors == ["poll: RuntimeError: list.remove(x): x not in list"]
-    assert sorted(consumed) == sorted(json.dumps({"n": n}) for n in range(4))
+    assert sorted(r["body"] for batch in calls for r in batch) == sorted(json.dumps({"n": n}) for n in range(4))
     assert _depth(queue) == (0, 0)
 
 
-def test_a_slow_batch_is_not_received_twice_and_failures_come_back_after_the_scaled_timeout(
-    queue: dict[str, Any],
-) -> None:
-    # Given a scaled visibility timeout of 1 real second and a handler slower than that on its first batch
-    queue["sqs"].send_message(QueueUrl=queue["url"], MessageBody=json.dumps({"n": 0}))
-    calls: list[str] = []
+def test_instances_beyond_the_maximum_concurrency_never_poll(queue: dict[str, Any], clock: VirtualClock) -> None:
+    # Given a mapping of maximum concurrency 2 and a handler that takes 10 simulated seconds per batch
+    _send(queue, *range(12))
+    running: list[int] = []
+    peak: list[int] = []
 
     def handler(event: dict[str, Any]) -> dict[str, Any]:
-        calls.append(event["Records"][0]["messageId"])
-        if len(calls) == 1:
-            time.sleep(2.0)  # longer than the scaled visibility timeout
-            return {"batchItemFailures": [{"itemIdentifier": calls[0]}]}
+        running.append(1)
+        peak.append(len(running))
+        clock.sleep(10)
+        running.pop()
         return {"batchItemFailures": []}
 
-    poller = _poller(queue, handler, visibility_timeout_real_seconds=1)
-    queue["lambda"].update_event_source_mapping(UUID=queue["uuid"], Enabled=True)
-    sqs = queue["sqs"]
-    received_with: list[int] = []
-    changed_to: list[int] = []
-    real_receive, real_change = sqs.receive_message, sqs.change_message_visibility_batch
-
-    def receive(**kwargs: Any) -> Any:
-        received_with.append(kwargs["VisibilityTimeout"])
-        return real_receive(**kwargs)
-
-    def change(**kwargs: Any) -> Any:
-        changed_to.extend(entry["VisibilityTimeout"] for entry in kwargs["Entries"])
-        return real_change(**kwargs)
-
-    sqs.receive_message, sqs.change_message_visibility_batch = receive, change
-
-    # When it polls
+    poller = _poller(queue, clock, handler)
+    _enable(queue)
     poller.start()
-    _wait(lambda: poller.stats.messages >= 2, timeout=10)
-    poller.stop()
+    clock.sleep(100)
 
-    # Then messages are received with the in-flight visibility (the function timeout), and only the
-    # failed one is given the scaled timeout
-    assert set(received_with) == {60}
-    assert changed_to == [1]
-
-    # Then the message was not handed out again while the first invocation held it (the second delivery
-    # is the retry of its reported failure, one scaled timeout after it), and the retry succeeded
-    assert len(calls) == 2 and calls[0] == calls[1]
-    assert poller.stats.item_failures == 1
+    # Then never more than two batches ran at once, and the four batches took two rounds of 10 s
+    assert max(peak) == 2
+    assert poller.stats.batches == 4
     assert _depth(queue) == (0, 0)

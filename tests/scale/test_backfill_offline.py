@@ -26,7 +26,7 @@ def test_backfilled_objects_are_labelled_once_and_a_rerun_skips_them(
     three_models: PipelineConfig, tmp_path: Path
 ) -> None:
     paginate_moto_item_reader()
-    options = RuntimeOptions(time_scale=600.0, start_delay_seconds=300.0, stop_delay_seconds=60.0)
+    options = RuntimeOptions(start_delay_seconds=300.0, stop_delay_seconds=60.0)
     with OfflineRuntime(three_models, options) as runtime:
         model = three_models.model("produce")
         resources = runtime.models["produce"]

@@ -20,7 +20,7 @@ def _state(runtime: OfflineRuntime, name: str) -> tuple[str, bool, str]:
 
 
 def test_a_session_of_one_model_leaves_the_other_two_stopped(three_models: PipelineConfig, tmp_path: Path) -> None:
-    options = RuntimeOptions(time_scale=600.0, start_delay_seconds=300.0, stop_delay_seconds=60.0)
+    options = RuntimeOptions(start_delay_seconds=300.0, stop_delay_seconds=60.0)
     with OfflineRuntime(three_models, options) as runtime:
         # Given each model has its own queue, mapping and controller
         resources = runtime.models

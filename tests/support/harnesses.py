@@ -166,7 +166,7 @@ class ControllerHarness:
         )
         return [event for page in pages for event in page["events"]]
 
-    def wait_for_state(self, execution_arn: str, state: str, timeout: float = 5.0) -> None:
+    def wait_for_state(self, execution_arn: str, state: str, timeout: float = 20.0) -> None:
         """Block until the running execution has entered ``state``."""
         began = time.monotonic()
         while time.monotonic() - began < timeout:

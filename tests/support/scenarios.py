@@ -22,8 +22,6 @@ from tests.support.configs import pipeline_config
 from tests.support.faults import WrapDependencies
 from tests.support.reliability import Outcome
 
-TIME_SCALE = 150.0
-
 
 def run_scenario(
     objects: dict[str, dict[str, bytes]] | dict[str, bytes],
@@ -35,15 +33,13 @@ def run_scenario(
     during: Callable[[OfflineRuntime, str, Progress], None] | None = None,
     max_sessions: int = 6,
     timeout_seconds: float = 240.0,
-    time_scale: float = TIME_SCALE,
     extra_messages: dict[str, list[str]] | None = None,
     log_path: Path | None = None,
-    poll_seconds: float = 0.2,
     lifecycle: dict[str, Any] | None = None,
 ) -> Outcome:
     """Upload ``objects`` ({model: {relative key: body}}, or {key: body} for the first model), run, observe."""
     cfg = pipeline_config(models, lifecycle)
-    options = RuntimeOptions(time_scale=time_scale, faults=faults, wrap_dependencies=wrap, log_path=log_path)
+    options = RuntimeOptions(faults=faults, wrap_dependencies=wrap, log_path=log_path)
     with OfflineRuntime(cfg, options) as runtime:
         events_queue = runtime.world.capture_events("reliability-capture", RESULT_DETAIL_TYPES)
         uploaded = _upload(runtime, cfg, _objects_per_model(objects, cfg))
@@ -67,12 +63,11 @@ def run_scenario(
                     timeout_seconds=timeout_seconds,
                     max_sessions=max_sessions,
                     progress=hook,
-                    poll_seconds=poll_seconds,
                 )
             except BaseException as exc:  # surfaced below, in the test's thread
                 errors.append(exc)
 
-        _in_parallel(drive, [m for m in cfg.models if m.name in uploaded])
+        _in_parallel(runtime, drive, [m for m in cfg.models if m.name in uploaded])
         if errors:
             raise errors[0]
         return _observe(runtime, runs, uploaded, events_queue)
@@ -109,13 +104,16 @@ def _send_extra_messages(runtime: OfflineRuntime, extra_messages: dict[str, list
             sqs.send_message(QueueUrl=runtime.models[name].queue_url, MessageBody=body)
 
 
-def _in_parallel(work: Callable[[ModelConfig], None], models: list[ModelConfig]) -> None:
-    """One thread per model, as the deployed controllers run side by side; returns when all are done."""
-    threads = [threading.Thread(target=work, args=(m,)) for m in models]
+def _in_parallel(runtime: OfflineRuntime, work: Callable[[ModelConfig], None], models: list[ModelConfig]) -> None:
+    """One thread per model, as the deployed controllers run side by side; returns when all are done.
+
+    Each thread is an actor of the runtime's clock; this one is not while it waits for them."""
+    threads = [threading.Thread(target=runtime.clock.spawned(lambda m=m: work(m))) for m in models]  # type: ignore[misc]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    with runtime.clock.idle():
+        for thread in threads:
+            thread.join()
 
 
 def _observe(
