@@ -63,3 +63,29 @@ def test_report_writes_markdown_and_plot(tmp_path: Path):
     assert "## B1" in text and "## B4" in text
     assert (tmp_path / "benchmarks" / "b1-cost.png").stat().st_size > 0
     assert b4.cpu_us_per_record > 0
+
+
+def test_rehearsal_scaling_row_bills_within_the_analytic_bounds():
+    pytest.importorskip("matplotlib", reason="the bench extra is not installed")
+    from bench.rehearsal import analytic_bounds, measure_one
+    from bench.report import b5_section
+    from infra.config import load_config
+
+    # Given cdk.json's model (5 TPS, 1 IU, idle grace 300 s, drain poll 60 s), a 300 s start and a 60 s stop
+    model = load_config().models[0]
+
+    # When 10 generated images (without the bad files) are rehearsed in this process
+    row = measure_one(10, bad_files=False, timeout_seconds=300)
+
+    # Then the bounds are start + N / (TPS x IUs) + idle grace + stop, and that plus one poll interval
+    assert analytic_bounds(model, 10, 300.0, 60.0) == (662.0, 722.0)
+    assert (row.lower_iu_seconds, row.upper_iu_seconds) == (662.0, 722.0)
+    # ... one session billed between them, every image detected
+    assert row.completed and row.sessions == 1
+    assert row.uploads == row.detected == 10 and row.failed == 0
+    assert row.lower_iu_seconds <= row.iu_seconds <= row.upper_iu_seconds
+    assert row.within_target and 0.0 <= row.relative_error <= 60.0 / 662.0
+    # ... and the report renders the row with its verdict
+    text = "\n".join(b5_section([row], command="pytest"))
+    assert "## B5 — rehearsal scaling (virtual time)" in text
+    assert "| 10 | 10 |" in text and "**met** (1 of 1 sizes)" in text
