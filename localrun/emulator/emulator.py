@@ -420,12 +420,18 @@ class CustomLabelsEmulator:
         # Outside the lock: S3 reads and decoding are slow and need no shared state.
         bucket: str | None = None
         key: str | None = None
-        if s3_object is not None:
-            bucket, key = s3_object["Bucket"], s3_object["Name"]
-            data = self._read_s3(bucket, key, s3_object.get("Version"))
-        else:
-            data = bytes(inline)
-        inspect_image(data, from_s3=s3_object is not None)
+        try:
+            if s3_object is not None:
+                bucket, key = s3_object["Bucket"], s3_object["Name"]
+                data = self._read_s3(bucket, key, s3_object.get("Version"))
+            else:
+                data = bytes(inline)
+            inspect_image(data, from_s3=s3_object is not None)
+        except EmulatedServiceError:
+            if service_seconds:  # a rejected image answers at once: it gives its lane back
+                with self._lock:
+                    model.release_lane(now + service_seconds)
+            raise
 
         labels = manifest.labels_for(data, bucket, key) if manifest is not None else []
         min_confidence = params.get("MinConfidence")

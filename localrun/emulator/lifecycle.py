@@ -248,6 +248,11 @@ class ModelVersion:
         self.lane_busy_until = [*busy, now + service]
         return service
 
+    def release_lane(self, busy_until: float) -> None:
+        """Give back a lane :meth:`occupy_lane` took (the call ended at once: a rejected image)."""
+        if busy_until in self.lane_busy_until:
+            self.lane_busy_until.remove(busy_until)
+
     def description(self) -> dict[str, Any]:
         """The ``ProjectVersionDescription`` shape."""
         desc: dict[str, Any] = {

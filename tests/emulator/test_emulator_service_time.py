@@ -70,3 +70,19 @@ def test_a_lane_is_free_again_once_its_call_answered() -> None:
             emulator.detect_custom_labels(ProjectVersionArn=VERSION_ARN, Image={"Bytes": data})
             answered.append(clock.now() - DEFAULT_EPOCH)
     assert answered == [1.0, 2.0, 3.0]
+
+
+def test_a_rejected_image_gives_its_lane_back_at_once() -> None:
+    # Given a model of one lane (1 TPS) and a call with bytes that are not an image
+    clock = VirtualClock()
+    with clock.acting():
+        emulator = _running(clock, 1.0)
+        with pytest.raises(ClientError) as rejected:
+            emulator.detect_custom_labels(ProjectVersionArn=VERSION_ARN, Image={"Bytes": b"not an image"})
+
+        # When the next call comes at the same instant
+        emulator.detect_custom_labels(ProjectVersionArn=VERSION_ARN, Image={"Bytes": image("PNG")})
+
+    # Then the rejection answered at once and left the lane free: the next call was served, not throttled
+    assert rejected.value.response["Error"]["Code"] == "InvalidImageFormatException"
+    assert clock.now() - DEFAULT_EPOCH == 1.0
