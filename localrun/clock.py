@@ -103,8 +103,12 @@ class VirtualClockError(RuntimeError):
     """The virtual clock was used against its rules (a thread left that never entered, a stalled run)."""
 
 
-class ClockHalted(Exception):  # noqa: N818  (a signal, not an error: the simulation is over)
-    """Raised in a thread that sleeps on a :class:`VirtualClock` after :meth:`VirtualClock.halt`."""
+class ClockHalted(BaseException):
+    """Raised in a thread that sleeps on a :class:`VirtualClock` after :meth:`VirtualClock.halt`.
+
+    A ``BaseException``, like ``GeneratorExit``: the code a halted actor runs (moto's interpreter, the batch
+    processor, botocore) catches ``Exception`` to carry on, and a halted rehearsal's threads must not carry
+    on (a controller execution would go on to tear down against the next test's moto, or real AWS)."""
 
 
 class _Sleeper:
@@ -208,6 +212,8 @@ class VirtualClock:
             self._local.depth = 1
             try:
                 target()
+            except ClockHalted:
+                pass  # the simulation is over: the thread ends here
             finally:
                 self._local.depth = 0
                 self._leave()

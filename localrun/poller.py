@@ -126,8 +126,6 @@ class EventSourcePoller:
             if self._one_batch(batch_size):
                 return 0.0, None
             return self._long_poll, self._queue_channel
-        except ClockHalted:
-            raise
         except Exception as exc:  # a poll (not a handler) failed: record it, back off, go on polling
             self.errors.append(f"poll: {type(exc).__name__}: {exc}")
             with self.stats.lock:
@@ -149,8 +147,6 @@ class EventSourcePoller:
         try:
             result = self._handler(event)
             failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
-        except ClockHalted:
-            raise
         except Exception as exc:  # a crashed invocation: every message of the batch is retried
             self.errors.append(f"{type(exc).__name__}: {exc}")
             failed = {m["MessageId"] for m in messages}

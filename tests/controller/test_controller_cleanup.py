@@ -204,7 +204,7 @@ def test_history_events_per_loop_iteration_are_what_the_config_budgets(harness: 
     harness.send(1)
 
     # When it runs
-    execution = harness.run(max_runtime_seconds=1)
+    execution = harness.run(max_runtime_seconds=3)  # real seconds (moto's waits): room for 2+ iterations
 
     # Then each drain iteration costs the events the config's history check assumes (Step Functions records
     # Task states as entered, scheduled, started, succeeded, exited; Wait and Choice as entered, exited)

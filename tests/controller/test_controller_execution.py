@@ -376,8 +376,7 @@ def test_concurrent_triggers_run_exactly_one_session(harness: ControllerHarness)
 
     # When three triggers fire at the same time
     first = harness.start(trigger="schedule", window_seconds=2)
-    while harness.lock() is None:
-        time.sleep(0.005)
+    harness.wait_for_lock(first)
     others = [harness.start(trigger="backlog"), harness.start(trigger="recheck")]
     results = [harness.wait(arn) for arn in [first, *others]]
 

@@ -176,6 +176,17 @@ class ControllerHarness:
             time.sleep(0.01)
         raise AssertionError(f"execution never entered {state} within {timeout} s")
 
+    def wait_for_lock(self, execution_arn: str, timeout: float = 20.0) -> None:
+        """Block until a lock is held; fail (with the execution's end) if ``execution_arn`` ends first."""
+        began = time.monotonic()
+        while self.lock() is None:
+            described = self.sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                raise AssertionError(f"execution ended {described['status']} before taking the lock: {described}")
+            if time.monotonic() - began > timeout:
+                raise AssertionError(f"no lock after {timeout} s")
+            time.sleep(0.005)
+
     def run(self, **overrides: Any) -> Execution:
         return self.wait(self.start(**overrides))
 
