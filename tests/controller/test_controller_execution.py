@@ -375,7 +375,7 @@ def test_concurrent_triggers_run_exactly_one_session(harness: ControllerHarness)
     harness.send(2)
 
     # When three triggers fire at the same time
-    first = harness.start(trigger="schedule", window_seconds=2)
+    first = harness.start(trigger="schedule", window_seconds=6)  # real seconds: longer than a slow start-up
     harness.wait_for_lock(first)
     others = [harness.start(trigger="backlog"), harness.start(trigger="recheck")]
     results = [harness.wait(arn) for arn in [first, *others]]
