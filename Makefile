@@ -56,7 +56,7 @@ typecheck: $(VENV)/.dev
 	touch $@
 
 test: lint typecheck node_modules/.installed .venv-checkov/.installed
-	$(BIN)/pytest --cov --cov-report=term -q
+	$(BIN)/pytest -n auto --dist loadgroup --cov --cov-report=term -q
 
 # The edit loop: what most edits can break, in under 2 minutes on 2 cores (one synth, shared by the infra tests).
 # No coverage floor here: it holds for the whole suite, which `make test` runs.

@@ -17,10 +17,16 @@ Offline and in tests only — the deployed definition is never changed for moto:
   Step Functions executions, the rehearsal): DynamoDB's TransactWriteItems deep-copies the whole table
   while other threads write to it ("dictionary changed size during iteration"), SQS's ReceiveMessage
   races on the queue's message list. :func:`serialize_moto_requests` runs one moto request at a time.
+* moto parses a state machine's definition with its ANTLR grammar when the state machine is created and again
+  at every execution (half a second to a second for the controller's): :func:`cache_parsed_definitions` parses
+  each definition text once and gives each execution a copy. The definition names resources whose ids moto
+  draws at random (the event source mapping's UUID): :func:`seed_moto_ids` makes them the same in every
+  world a process builds, so the same definition text comes back and is not parsed again.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 import threading
@@ -30,9 +36,13 @@ import botocore.session
 from botocore import xform_name
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 from moto.core.responses import BaseResponse
+from moto.moto_api._internal import mock_random
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_aws_sdk as aws_sdk,
 )
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 # aws-sdk services whose error prefix moto spells in lower case (optimized integrations are unaffected).
@@ -46,6 +56,11 @@ def moto_definition(definition: str) -> str:
 
 
 _MOTO_REQUEST_LOCK = threading.RLock()
+
+
+def moto_request_lock() -> threading.RLock:
+    """The lock :func:`serialize_moto_requests` holds while moto answers, for code reading moto's stores directly."""
+    return _MOTO_REQUEST_LOCK
 
 
 def serialize_moto_requests() -> None:
@@ -150,3 +165,49 @@ def install_sdk_field_names() -> None:
     service_class._normalise_parameters = normalise_parameters
     service_class._normalise_response = normalise_response
     service_class._clp_sdk_field_names = True
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed_program(definition: str) -> Any:
+    return AmazonStateLanguageParser.parse(definition)[0]
+
+
+def cache_parsed_definitions() -> None:
+    """Parse each state machine definition once, not once per execution (idempotent; process-wide, offline only).
+
+    moto's execution worker parses the definition with its ANTLR grammar at every StartExecution: about half a
+    second of host time for the controller definition, which the re-check schedule starts every 10 simulated
+    minutes. The parsed program is cached per definition text and every execution evaluates its own deep copy
+    (~20 ms), so no state an execution leaves on the program's components can reach another execution.
+    """
+    worker: Any = ExecutionWorker
+    if getattr(worker, "_clp_cached_parse", False):
+        return
+
+    def entrypoint(self: Any) -> Any:
+        return copy.deepcopy(_parsed_program(self._evaluation_details.state_machine_details.definition))
+
+    backend: Any = StepFunctionsParserBackend
+    validate_uncached = backend._validate_definition
+
+    def validate(definition: str) -> None:
+        # CreateStateMachine / UpdateStateMachine validate by parsing too (a second per controller definition):
+        # a definition parsed once is valid; one that fails gets moto's own InvalidDefinition from its parse.
+        try:
+            _parsed_program(definition)
+        except Exception:
+            validate_uncached(definition)
+
+    worker._get_evaluation_entrypoint = entrypoint
+    backend._validate_definition = staticmethod(validate)
+    worker._clp_cached_parse = True
+
+
+def seed_moto_ids(seed: int = 0) -> None:
+    """Seed the random source moto draws resource ids from (offline only).
+
+    The same world then gets the same ids (event source mapping UUIDs, revision ids) in every run: runs are
+    reproducible, and a controller definition, whose substitutions name the mapping, is the same text each
+    time, so :func:`cache_parsed_definitions` parses it once per process.
+    """
+    mock_random.seed(seed)

@@ -6,9 +6,10 @@ While a test under :data:`SOURCES` runs, every evaluation (expression text, bind
 or error, the clock) goes into one deduplicated :class:`EvaluationStore` for the session;
 ``tests/jsonata/test_engines_agree.py`` runs last and replays them with node.
 
-Registered from tests/conftest.py. With ``CLP_JSONATA_RECORD_FILE`` set, the store is also written
-there (JSONL) when the session ends: how the comparison test records a run of the sources it starts
-itself when the session did not include them.
+Registered from tests/conftest.py. Under pytest-xdist (``make test`` runs ``-n auto --dist loadgroup``)
+the recorded suites and the comparison form one ``xdist_group``, so they run in one worker, the comparison
+last. With ``CLP_JSONATA_RECORD_FILE`` set, the store is also written there (JSONL) when the session ends:
+how the comparison test records a run of the sources it starts itself when the session did not include them.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ("tests/controller/test_controller_execution.py", "tests/scale/test_backfill_execution.py")
 COMPARISON = "tests/jsonata/test_engines_agree.py"
 RECORD_FILE_ENV = "CLP_JSONATA_RECORD_FILE"
+GROUP = "jsonata-recorded"
 UNDEFINED = {"__jsonata__": "undefined"}
 
 
@@ -143,11 +145,17 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         yield
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # The comparison replays what the other tests evaluated: it must run after all of them.
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The comparison replays what the other tests evaluated: it must run after all of them ...
     last = [item for item in items if item.nodeid.startswith(COMPARISON)]
     if last:
         items[:] = [item for item in items if not item.nodeid.startswith(COMPARISON)] + last
+    # ... and, when pytest-xdist spreads the suite over processes (make test), in the process that ran them:
+    # one group, which --dist loadgroup gives to one worker, in this order.
+    if config.pluginmanager.hasplugin("xdist"):
+        for item in items:
+            if item.nodeid.startswith(COMPARISON) or _source_of(item) is not None:
+                item.add_marker(pytest.mark.xdist_group(GROUP))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -215,8 +215,10 @@ def test_evaluated_task_arguments_use_names_aws_accepts(store: EvaluationStore) 
                 # Placeholders hold test values, and moto prefixes its variable declarations.
                 parts = re.split(r"\\\$\\\{[A-Za-z0-9]+\\\}", re.escape(expression))
                 pattern = re.compile("(?:" + ".*?".join(parts) + r")\)$")
+                # The longest literal part must occur for the pattern to match: a cheap filter before the regex.
+                anchor = max(re.split(r"\$\{[A-Za-z0-9]+\}", expression), key=len)
                 for recorded, result in results:
-                    if pattern.search(recorded) and isinstance(result, dict | list):
+                    if anchor in recorded and pattern.search(recorded) and isinstance(result, dict | list):
                         matched.add(name)
                         checker.arguments(name, integration, _placed(state["Arguments"], path, result))
 

@@ -16,7 +16,7 @@ import boto3
 from moto import mock_aws
 
 from infra.config import PipelineConfig
-from localrun.moto_adapt import MOTO_CONFIG, install_sdk_field_names
+from localrun.moto_adapt import MOTO_CONFIG, cache_parsed_definitions, install_sdk_field_names, seed_moto_ids
 from localrun.moto_jsonata import install_moto_jsonata
 from localrun.world import Names, World
 from tests.support.configs import model_block
@@ -105,6 +105,8 @@ def backfill_world(config: PipelineConfig) -> Iterator[BackfillEnv]:
     a stand-in controller and the real backfill definition."""
     install_moto_jsonata()
     install_sdk_field_names()
+    cache_parsed_definitions()
+    seed_moto_ids()
     paginate_moto_item_reader()
     with mock_aws(config=MOTO_CONFIG), emulate_moto_backfill() as emulated:
 

@@ -25,7 +25,7 @@ from lambdas.common import contract
 from localrun.clock import ManualClock
 from localrun.emulator import CustomLabelsEmulator
 from localrun.intercept import Interception, error_response
-from localrun.moto_adapt import MOTO_CONFIG, install_sdk_field_names
+from localrun.moto_adapt import MOTO_CONFIG, cache_parsed_definitions, install_sdk_field_names, seed_moto_ids
 from localrun.moto_jsonata import install_moto_jsonata
 from localrun.world import ModelResources, Names, World
 from tests.support.ids import MODEL, PREFIX, PROJECT_ARN, REGION, VERSION_ARN
@@ -284,6 +284,8 @@ def controller_harness(
     backlog alarm) and its controller. ``model_status`` ``ABSENT``: the project has no such version."""
     install_moto_jsonata()
     install_sdk_field_names()
+    cache_parsed_definitions()
+    seed_moto_ids()
     config = controller_config()
     options: dict[str, Any] = {"start_delay_seconds": 0.0, "stop_delay_seconds": 0.0, **(emulator_options or {})}
     with mock_aws(config=MOTO_CONFIG), CustomLabelsEmulator(clock=clock, **options) as emulator:
