@@ -1,6 +1,7 @@
 """``python -m bench`` (``make bench``; ``BENCH_QUICK=1`` or ``--quick`` for ``make bench-quick``).
 
-Writes docs/benchmarks.md and docs/benchmarks/*.png, and prints one JSON line per figure on stdout.
+Writes docs/benchmarks.md and docs/benchmarks/*.png, and prints one JSON line per figure on stdout. ``--quick``
+also replays B1's smaller traces (``bench.traces.all_traces(quick=True)``).
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.calibrate import run_calibration
 from bench.handler import run_b3, run_b4
 from bench.rehearsal import QUICK_SIZES, SIZES, run_b5
-from bench.sim import run_b1
+from bench.replay import run_b1
 from bench.throughput import run_b2
 from bench.traces import all_traces
 
@@ -69,12 +69,27 @@ def main(argv: list[str] | None = None) -> int:
     # Powertools Metrics flushes EMF JSON to stdout when a buffer fills: keep stdout for our JSON lines.
     with contextlib.redirect_stdout(io.StringIO()):
         if "b1" in only:
-            outcomes = run_b1(all_traces())
-            results["b1"] = outcomes
-            emit("b1-cost", {"rows": [o.row() for o in outcomes]})
-            calibration = run_calibration(images=20)
-            results["calibration"] = calibration
-            emit("b1-calibration", {**calibration.__dict__, "relative_error": round(calibration.relative_error, 4)})
+            # The real controller in virtual time: minutes for the full traces; progress on stderr. Raises
+            # CrossCheckError (nonzero exit, no report) when bench.sim's rules copy disagrees beyond 5 %.
+            b1 = run_b1(all_traces(quick=quick))
+            results["b1"], results["b1_replays"], results["b1_checks"] = b1.outcomes, b1.replays, b1.checks
+            emit("b1-cost", {"rows": [o.row() for o in b1.outcomes]})
+            emit(
+                "b1-cross-check",
+                {
+                    "rows": [
+                        {
+                            "trace": c.trace,
+                            "policy": c.policy,
+                            "real_iu_hours": round(c.real_iu_hours, 4),
+                            "rules_iu_hours": round(c.rules_iu_hours, 4),
+                            "relative_difference": round(c.relative_difference, 4),
+                        }
+                        for c in b1.checks
+                    ],
+                    "wall_seconds": [round(r.wall_seconds, 1) for r in b1.replays],
+                },
+            )
         if "b2" in only:
             b2 = run_b2(seconds_of_work=20.0 if quick else 40.0)
             results["b2"] = b2

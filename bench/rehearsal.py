@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import resource
@@ -70,6 +71,8 @@ class ScalingRow:
     failed: int
     dead_letters: int
     completed: bool
+    # User + system CPU of the process during run_directory: on a shared machine it moves less than wall.
+    cpu_seconds: float = float("nan")
 
     @property
     def wall_ms_per_image(self) -> float:
@@ -93,6 +96,7 @@ class ScalingRow:
         return {
             **asdict(self),
             "wall_seconds": round(self.wall_seconds, 2),
+            "cpu_seconds": round(self.cpu_seconds, 2),
             "generate_seconds": round(self.generate_seconds, 2),
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "wall_ms_per_image": round(self.wall_ms_per_image, 2),
@@ -102,7 +106,7 @@ class ScalingRow:
 
     @classmethod
     def from_row(cls, data: dict[str, Any]) -> ScalingRow:
-        return cls(**{f.name: data[f.name] for f in fields(cls)})
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
 def flatness(rows: Sequence[ScalingRow]) -> list[float]:
@@ -111,6 +115,29 @@ def flatness(rows: Sequence[ScalingRow]) -> list[float]:
         return []
     base = min(rows, key=lambda r: r.images).wall_ms_per_image
     return [r.wall_ms_per_image / base - 1 for r in rows]
+
+
+def marginal_ms(rows: Sequence[ScalingRow]) -> list[float | None]:
+    """Each row's ms per upload beyond the next smaller size's: (wall − its wall) ÷ (uploads − its uploads).
+
+    What one more image costs once the fixed start-up (runtime set-up, the controller's start and stop) is
+    paid; ``None`` for the smallest size. Rows in any order; the answer follows ``rows``.
+    """
+    ordered = sorted(rows, key=lambda r: r.uploads)
+    by_row: dict[int, float | None] = {id(ordered[0]): None} if ordered else {}
+    for smaller, larger in itertools.pairwise(ordered):
+        extra = larger.uploads - smaller.uploads
+        by_row[id(larger)] = (larger.wall_seconds - smaller.wall_seconds) * 1000.0 / extra if extra else None
+    return [by_row[id(r)] for r in rows]
+
+
+def fixed_seconds(rows: Sequence[ScalingRow]) -> float | None:
+    """The fixed start-up the two smallest sizes imply: wall − uploads × marginal ms (a straight line's intercept)."""
+    ordered = sorted(rows, key=lambda r: r.uploads)
+    if len(ordered) < 2 or ordered[1].uploads == ordered[0].uploads:
+        return None
+    slope = (ordered[1].wall_seconds - ordered[0].wall_seconds) / (ordered[1].uploads - ordered[0].uploads)
+    return ordered[0].wall_seconds - slope * ordered[0].uploads
 
 
 def measure_one(images: int, *, bad_files: bool = True, timeout_seconds: float = TIMEOUT_SECONDS) -> ScalingRow:
@@ -127,11 +154,11 @@ def measure_one(images: int, *, bad_files: bool = True, timeout_seconds: float =
         if not bad_files:
             shutil.rmtree(dataset.images_dir / "rejects")
         options = RuntimeOptions(manifest=Manifest.load(dataset.manifest))
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), _cpu_seconds()
         # Powertools' EMF flushes go to stdout: to /dev/null, not a buffer that would grow with the run.
         with open(os.devnull, "w", encoding="utf-8") as sink, contextlib.redirect_stdout(sink):
             result = run_directory(config, dataset.images_dir, runtime_options=options, timeout_seconds=timeout_seconds)
-        wall = time.perf_counter() - began
+        wall, cpu = time.perf_counter() - began, _cpu_seconds() - cpu_began
     lower, upper = analytic_bounds(model, len(result.keys), options.start_delay_seconds, options.stop_delay_seconds)
     return ScalingRow(
         images=images,
@@ -147,7 +174,13 @@ def measure_one(images: int, *, bad_files: bool = True, timeout_seconds: float =
         failed=sum(1 for r in result.results if r.status == "FAILED"),
         dead_letters=result.dead_letters,
         completed=result.completed,
+        cpu_seconds=cpu,
     )
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def measure_in_child(images: int) -> ScalingRow:
@@ -190,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(
                 f"{row.images} images ({row.uploads} uploads): {row.wall_seconds:.1f} s wall, "
-                f"{row.wall_ms_per_image:.1f} ms per upload, peak RSS {row.peak_rss_mb:.0f} MB, "
+                f"{row.wall_ms_per_image:.1f} ms per upload, {row.cpu_seconds:.1f} s CPU, "
+                f"peak RSS {row.peak_rss_mb:.0f} MB, "
                 f"{row.iu_seconds:.0f} IU-s billed in {row.sessions} session(s) "
                 f"(analytic {row.lower_iu_seconds:.0f}–{row.upper_iu_seconds:.0f}), "
                 f"{row.detected} detected, {row.failed} failed, completed={row.completed}"

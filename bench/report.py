@@ -11,7 +11,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from bench.calibrate import Calibration
 from bench.handler import ImportResult, OverheadResult
 from bench.rehearsal import (
     BILLING_TOLERANCE,
@@ -20,8 +19,11 @@ from bench.rehearsal import (
     TARGET_IMAGES,
     WALL_TARGET_SECONDS,
     ScalingRow,
+    fixed_seconds,
     flatness,
+    marginal_ms,
 )
+from bench.replay import CROSS_CHECK_TOLERANCE, CrossCheck, Replay
 from bench.sim import Outcome
 from bench.throughput import ThroughputResult
 
@@ -92,15 +94,27 @@ def _plot_b3(rows: list[ImportResult], path: Path) -> None:
     plt.close(fig)
 
 
-def _b1_section(outcomes: list[Outcome], cal: Calibration | None) -> list[str]:
+def _b1_section(
+    outcomes: list[Outcome], replays: list[Replay] | None = None, checks: list[CrossCheck] | None = None
+) -> list[str]:
+    replays, checks = replays or [], checks or []
     lines = [
         "## B1 — cost efficiency (headline)",
         "",
         "One model, 1 IU, 5 TPS per IU, emulator start delay 5 min and stop delay 1 min (both billed, as the",
         "emulator's meter bills from `StartProjectVersion` to `STOPPED`), $4 per IU-hour. Controller settings per",
-        "trace as docs/controller.md advises: nightly = `scheduled`, window 02:00 for 120 min, lead 5 min (= the",
-        "start latency), idle grace 0; bursty and trickle = `on_demand`, backlog threshold 100, latency target",
+        "trace as docs/controller.md advises: nightly = `scheduled`, window 02:00 UTC for 120 min, lead 5 min (=",
+        "the start latency), idle grace 0; bursty and trickle = `on_demand`, backlog threshold 100, latency target",
         "30 / 60 min, idle grace 300 s (the default) and a second row with idle grace 0; poll intervals 30 s.",
+        "",
+        "The **controller rows are the real thing in virtual time** (`bench/replay.py`): the real controller",
+        "definition in moto's Step Functions, started by the deployed triggers run offline (`localrun/triggers.py`:",
+        "window schedule, backlog alarm → rule, 10-min re-check), the real detect handler fed by the local event",
+        "source poller, moto S3 / EventBridge / SQS / DynamoDB and the emulator, all on the runtime's",
+        "`VirtualClock`; every image is put with S3 `PutObject` at its arrival instant and travels the deployed",
+        "ingest path (S3 → EventBridge → rule → SQS). Billed IU-hours and sessions are the emulator's meter;",
+        "latency is each result's `detected_at − uploaded_at` (one-second resolution). The always-on and reference",
+        "rows and the lower bound come from `bench/sim.py`.",
         "",
         "| trace | policy | images | billed IU-h | $ | × lower bound | latency p50 | p95 | max | sessions "
         "| over target |",
@@ -156,40 +170,50 @@ def _b1_section(outcomes: list[Outcome], cal: Calibration | None) -> list[str]:
             "(15-min status polls, 59-min hold, hourly stop check), so the achievable factor on this trace is",
             f"at most {by[('trickle', 'reference')].iu_hours / trickle_lb.iu_hours:.1f}× even for a perfect policy.",
         ]
-    if cal is not None:
+    if replays or checks:
+        lines += _b1_runs(replays, checks)
+    return lines
+
+
+def _b1_runs(replays: list[Replay], checks: list[CrossCheck]) -> list[str]:
+    """How each real-controller replay ran, and the rules copy against it."""
+    lines = [
+        "",
+        "### The real controller against the rules copy",
+        "",
+        f"The benchmark fails (`CrossCheckError`, nonzero exit) when `bench.sim.Controller` bills more than "
+        f"{CROSS_CHECK_TOLERANCE:.0%} away from the real controller on a trace. Phases are summed over the sessions.",
+        "",
+        "| trace | policy | real IU-h | rules copy IU-h | difference | sessions real / copy | STARTING s | RUNNING s "
+        "(until stop requested) | STOPPING s | rules copy STARTING / RUNNING / STOPPING s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for c in checks:
+        copy_phases = _phase_cells(c.rules_phases).replace(" | ", " / ")
+        lines.append(
+            f"| {c.trace} | {c.policy} | {c.real_iu_hours:.3f} | {c.rules_iu_hours:.3f} | "
+            f"{c.relative_difference:+.1%} ({'agrees' if c.agrees else 'DISAGREES'}) | {c.real_sessions} / "
+            f"{c.rules_sessions} | {_phase_cells(c.real_phases)} | {copy_phases} |"
+        )
+    if replays:
         lines += [
             "",
-            "### Calibration: the replay against the real controller",
+            "Each replay's run (one offline runtime per row, this machine): simulated span from the trace's t = 0 to",
+            "the end of the run, executions started per trigger, backlog alarm evaluations, clock jumps.",
             "",
-            f"A backlog of {cal.images} uploads (the `clp demo` sample: labelled, unknown and bad files) run through",
-            "the **real** controller ASL in moto Step Functions (JSONata via jsonata-python), the **real** detect",
-            "handler driven by the local event source poller, moto SQS/DynamoDB/EventBridge and the emulator on a",
-            "`VirtualClock` (`localrun.rehearsal.run_directory`, cdk.json lifecycle, virtual time), and the same",
-            "backlog replayed by `bench.sim.Controller` with the same lifecycle settings.",
-            "",
-            "| | billed IU-seconds | sessions | STARTING s | RUNNING s (until stop requested) | STOPPING s |",
-            "|---|---:|---:|---:|---:|---:|",
-            f"| real ASL + handler (offline runtime) | {cal.real_iu_seconds:.0f} | {cal.real_sessions} | "
-            + _phase_cells(cal.real_phases)
-            + " |",
-            f"| replay (bench.sim) | {cal.simulated_iu_seconds:.0f} | {cal.simulated_sessions} | "
-            + _phase_cells(cal.simulated_phases)
-            + " |",
-            "",
-            f"Relative difference **{cal.relative_error:.1%}** (tolerance {cal.tolerance:.0%}: "
-            f"{'agrees' if cal.agrees else 'DOES NOT AGREE'}); wall time {cal.wall_seconds:.0f} s. The real run is",
-            "longer in the RUNNING phase only: the offline runtime's real processing time (moto S3/SQS/DynamoDB,",
-            "the handler, on 2 shared cores) is multiplied by the time scale, so its drain is slower than 5 TPS and",
-            "a queue read can see messages in flight; STARTING and STOPPING match the emulator delays exactly.",
-            "During development the same run measured 743, 745, 1063 and 1115 IU-s at 30×, 1126 at 60× and",
-            "2122 at 10× (replay: 720): STARTING and STOPPING always matched; only the RUNNING phase grew.",
-            "Likely cause (not yet verified): the local poller runs 5 workers × 10 records against the",
-            "emulator's 5-TPS window in simulated time, throttled records become item failures (no SDK retry",
-            "offline, see B2) and wait a scaled visibility timeout before redelivery; at a lower scale the",
-            "handler is relatively faster, so it throttles more. The replay is therefore the cost of the",
-            "controller's decisions with throughput at the limit; treat the calibration as agreeing on the",
-            "lifecycle phases, not yet on the drain.",
+            "| trace | policy | images | wall s | simulated h | executions (trigger: n) | alarm evaluations "
+            "| dead letters | clock jumps |",
+            "|---|---|---:|---:|---:|---|---:|---:|---:|",
         ]
+        for r in replays:
+            o = r.outcome
+            started = ", ".join(f"{k}: {v}" for k, v in sorted(r.executions.items()))
+            lines.append(
+                f"| {o.trace} | {o.policy} | {o.images} | {r.wall_seconds:.0f} | {r.simulated_seconds / 3600:.1f} "
+                f"| {started} | {r.alarm_evaluations} | {r.dead_letters} | {r.clock_jumps} |"
+            )
+        total = sum(r.wall_seconds for r in replays)
+        lines += ["", f"Wall time of the real-controller replays: {total:.0f} s in all."]
     return lines
 
 
@@ -209,22 +233,27 @@ def b5_section(rows: list[ScalingRow], command: str = B5_CMD) -> list[str]:
         "60 s, unpaced `VirtualClock`) and cdk.json's model (5 TPS, 1 IU, idle grace 300 s, drain poll 60 s).",
         "Each size runs in a fresh interpreter (`python -m bench.rehearsal --one N --json`), so peak RSS",
         "(`ru_maxrss`) is that run's alone. Wall = `run_directory` (runtime set-up, upload, drain, stop);",
-        "generating the dataset is not counted. Billed IU-seconds are the emulator's meter (virtual time);",
-        "the analytic lower bound is start delay + uploads ÷ (TPS × IUs) + idle grace + stop delay, the upper",
-        "bound one drain poll interval more.",
+        "generating the dataset is not counted; CPU = user + system CPU of the process over the same span",
+        "(the machine is shared: CPU moves less than wall with other people's load). Billed IU-seconds are",
+        "the emulator's meter (virtual time); the analytic lower bound is start delay + uploads ÷ (TPS × IUs)",
+        "+ idle grace + stop delay, the upper bound one drain poll interval more.",
         "",
         "```",
         command,
         "```",
         "",
-        "| images | uploads | wall s | ms / upload | vs smallest | peak RSS MB | sessions | billed IU-s "
-        "| lower | upper | vs lower | within 2 % | detected | failed | dead letters | completed |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|",
+        "| images | uploads | wall s | CPU s | ms / upload | vs smallest | marginal ms / upload | peak RSS MB "
+        "| sessions | billed IU-s | lower | upper | vs lower | within 2 % | detected | failed | dead letters "
+        "| completed |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|",
     ]
     spread = flatness(rows)
-    for r, rel in zip(rows, spread, strict=True):
+    extra = marginal_ms(rows)
+    for r, rel, step in zip(rows, spread, extra, strict=True):
         lines.append(
-            f"| {r.images} | {r.uploads} | {r.wall_seconds:.1f} | {r.wall_ms_per_image:.1f} | {rel:+.0%} "
+            f"| {r.images} | {r.uploads} | {r.wall_seconds:.1f} | {r.cpu_seconds:.1f} | {r.wall_ms_per_image:.1f} "
+            f"| {rel:+.0%} "
+            f"| {'–' if step is None else f'{step:.1f}'} "
             f"| {r.peak_rss_mb:.0f} | {r.sessions} | {r.iu_seconds:.0f} | {r.lower_iu_seconds:.0f} "
             f"| {r.upper_iu_seconds:.0f} | {r.relative_error:+.1%} | {'yes' if r.within_target else 'no'} "
             f"| {r.detected} | {r.failed} | {r.dead_letters} | {'yes' if r.completed else 'no'} |"
@@ -251,6 +280,16 @@ def b5_section(rows: list[ScalingRow], command: str = B5_CMD) -> list[str]:
             f"**{_met(all(abs(x) <= FLATNESS_TOLERANCE for x in spread))}** (largest deviation from the "
             f"smallest size {worst:+.0%}){'' if big is not None else ' — the target spans 100 to 10,000'}."
         )
+        steps = [x for x in extra if x is not None]
+        fixed = fixed_seconds(rows)
+        if steps and fixed is not None:
+            step_spread = [x / steps[0] - 1 for x in steps]
+            lines.append(
+                f"* Marginal ms per upload (wall beyond the next smaller size ÷ the extra uploads; it leaves out the "
+                f"fixed start-up, {fixed:.1f} s by the two smallest sizes) flat within ±{FLATNESS_TOLERANCE:.0%}: "
+                f"**{_met(all(abs(x) <= FLATNESS_TOLERANCE for x in step_spread))}** "
+                f"({', '.join(f'{x:.1f}' for x in steps)} ms)."
+            )
         lines.append(
             f"* Billed IU-seconds within {BILLING_TOLERANCE:.0%} of the analytic figure (lower bound, plus at "
             f"most one poll interval): **{_met(all(r.within_target for r in rows))}** "
@@ -279,34 +318,38 @@ def write(results: dict[str, Any], out: Path) -> Path:
         "",
         "## What is real and what is simulated",
         "",
-        "| | B1 replay | B1 calibration | B2 | B3 | B4 | B5 |",
+        "| | B1 controller rows | B1 other policies, cross-check | B2 | B3 | B4 | B5 |",
         "|---|---|---|---|---|---|---|",
-        "| controller | decision rules replayed in Python (`bench/sim.py`) | **real ASL** in moto | – | – | – "
+        "| controller | **real ASL** in moto | rules copy in Python (`bench/sim.py`) | – | – | – "
         "| **real ASL** in moto |",
-        "| Rekognition lifecycle + billing meter | **emulator**, ManualClock | **emulator**, VirtualClock "
+        "| Rekognition lifecycle + billing meter | **emulator**, VirtualClock | **emulator**, ManualClock "
         "| emulator | – | fake | **emulator**, VirtualClock |",
-        "| detect handler | throughput limit only (TPS × IUs) | **real** | **real** `handle()` | **real** import "
+        "| detect handler | **real** | throughput limit only (TPS × IUs) | **real** `handle()` | **real** import "
         "| **real** `handle()` | **real** |",
-        "| SQS / triggers | simulated FIFO queue; alarm evaluated per 1-min period | moto + local poller "
-        "| in-memory queue | – | – | moto + local poller |",
-        "| DynamoDB / EventBridge / S3 | – | moto | in-memory | – | fake boto3 clients | moto |",
+        "| SQS / triggers | moto + local poller; deployed triggers offline (`localrun/triggers.py`) "
+        "| simulated FIFO queue; alarm evaluated per 1-min period | in-memory queue | – | – "
+        "| moto + local poller; executions started by the rehearsal |",
+        "| DynamoDB / EventBridge / S3 | moto | – | in-memory | – | fake boto3 clients | moto |",
         "",
-        "The replay rules, from `infra/statemachines/controller.asl.json` and docs/controller.md: a schedule fires",
+        "The rules copy (`bench.sim.Controller`, the cross-check of B1's controller rows), from",
+        "`infra/statemachines/controller.asl.json` and docs/controller.md: a schedule fires",
         "`lead` before the window and the window ends at fire time + lead + window; the backlog alarm is",
         "`visible ≥ threshold OR age ≥ latency target − 15 min` (age floor 60 s) evaluated every minute, an",
         "execution starts on its transition to ALARM and on the 10-minute re-check while it stays in ALARM; the",
         "lock admits one session; status polled every `start_poll_interval` until RUNNING; then the mapping is",
         "enabled and the queue read every `poll_interval` (first read one interval after enabling); `idle_since`",
         "set at the first read of visible + in flight = 0 and cleared by a non-zero read; teardown when drained",
-        "for the idle grace, the window is over or max runtime is hit; stop polled every `start_poll_interval`.",
-        "Not modelled: CloudWatch's metric delay for SQS (minutes in AWS; it adds to latency, not to billing",
-        "beyond the same delay), Step Functions' own state latency, the ESM's batching window. The reference",
-        "policy (the public AWS batch-processing sample) is implemented only in `bench/sim.py`.",
+        "for the idle grace, the window is over or max runtime is hit (an image whose detection ends at the",
+        "instant of a queue read still counts as in flight); stop polled every `start_poll_interval`. Not modelled,",
+        "by the copy nor by the offline triggers: CloudWatch's metric delay for SQS (minutes in AWS; it adds to",
+        "latency, not to billing beyond the same delay), Step Functions' own state latency, the ESM's batching",
+        "window. The reference policy (the public AWS batch-processing sample) is implemented only in",
+        "`bench/sim.py`.",
         "",
     ]
     if "b1" in results:
         _plot_b1(results["b1"], figures / "b1-cost.png")
-        lines += _b1_section(results["b1"], results.get("calibration"))
+        lines += _b1_section(results["b1"], results.get("b1_replays"), results.get("b1_checks"))
         lines.append("")
     if "b2" in results:
         rows: list[ThroughputResult] = results["b2"]

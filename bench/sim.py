@@ -1,11 +1,14 @@
-"""B1: discrete-event replay of start/stop policies against the Custom Labels emulator on a ManualClock.
+"""B1's simulated policies: a discrete-event replay against the Custom Labels emulator on a ManualClock.
+
+B1's controller rows run the real controller in virtual time (``bench.replay``); this module keeps the
+policies that only exist here (``AlwaysOn``, ``ReferencePolicy``), the lower bound, and ``Controller``, a copy
+of the controller's decision rules and triggers that ``bench.replay`` runs as a cross-check only (the benchmark
+fails when it bills more than 5 % away from the real controller on a trace).
 
 What is real here: the emulator (model lifecycle STOPPED → STARTING → RUNNING → STOPPING → STOPPED with its
-start/stop delays, and its billing meter in IU-seconds) and the controller's decision rules, read from
-``infra/statemachines/controller.asl.json`` and ``docs/controller.md``. What is simulated: the queue (FIFO,
-visible depth and age of the oldest message), the detect throughput (TPS × IUs images per second while the
+start/stop delays, and its billing meter in IU-seconds). What is simulated: the queue (FIFO, visible depth,
+in flight and age of the oldest message), the detect throughput (TPS × IUs images per second while the
 mapping is enabled and the model RUNNING) and the Step Functions timing (one decision per poll, 1-s steps).
-``bench.calibrate`` checks the controller replay against the real ASL + real handler on a small trace.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ class World:
         self.capacity = tps * units
         self.units = units
         self.queue: deque[float] = deque()
+        self.in_flight: deque[float] = deque()  # when each image being detected is done (and deleted)
         self.latencies: list[float] = []
         self.mapping_enabled = False
         self._next_arrival = 0
@@ -76,6 +80,12 @@ class World:
     def visible(self) -> int:
         return len(self.queue)
 
+    def depth(self) -> int:
+        """Visible + in flight. An image whose detection ends at this very instant is still in flight: the real
+        controller's queue read at the instant a detect batch ends sees the batch before the poller deletes it
+        (found by the cross-check against the real controller, bench.replay)."""
+        return len(self.queue) + len(self.in_flight)
+
     def oldest_age(self) -> float:
         return self.t - self.queue[0] if self.queue else 0.0
 
@@ -85,6 +95,8 @@ class World:
     def step(self) -> None:
         """Enqueue what arrived, detect up to capacity for one second, then advance the clock."""
         now = self.t
+        while self.in_flight and self.in_flight[0] <= now:
+            self.in_flight.popleft()
         arrivals = self.trace.arrivals
         while self._next_arrival < len(arrivals) and arrivals[self._next_arrival] <= now:
             self.queue.append(arrivals[self._next_arrival])
@@ -94,6 +106,7 @@ class World:
             while self.queue and self._credit >= 1.0:
                 self._credit -= 1.0
                 self.latencies.append(now + 1.0 - self.queue.popleft())
+                self.in_flight.append(now + 1.0)
         else:
             self._credit = 0.0
         self.clock.advance(1.0)
@@ -130,7 +143,7 @@ class Controller:
 
     def _triggers(self, world: World) -> None:
         trace, t, s = world.trace, world.t, self.settings
-        if trace.mode == "manual":  # one execution at t = 0 (what the calibration rehearsal does)
+        if trace.mode == "manual":  # one execution at t = 0
             if not self.scheduled_done:
                 self.scheduled_done = True
                 self._start(world, None)
@@ -169,7 +182,7 @@ class Controller:
             else:
                 self.next_at = t + s.start_poll_interval_seconds
         elif self.state == "DRAINING":
-            depth = world.visible()  # visible + in flight; a batch is in flight for < 1 s here
+            depth = world.depth()
             self.idle_since = (self.idle_since if self.idle_since is not None else t) if depth == 0 else None
             drained = self.idle_since is not None and t - self.idle_since >= s.idle_grace_seconds
             window_over = self.window_end is not None and t >= self.window_end
@@ -375,16 +388,3 @@ def lower_bound(trace: Trace, *, tps: float = 5.0, start_delay: float = 300.0) -
         lower_bound_iu_hours=hours,
         start_latency_hours=sessions * start_delay / 3600.0,
     )
-
-
-def run_b1(traces: list[Trace]) -> list[Outcome]:
-    outcomes: list[Outcome] = []
-    for trace in traces:
-        outcomes.append(simulate(trace, Controller(controller_settings(trace))))
-        if trace.mode == "on_demand":
-            tuned = Controller(controller_settings(trace, idle_grace=0.0), name="controller (idle grace 0)")
-            outcomes.append(simulate(trace, tuned))
-        outcomes.append(simulate(trace, AlwaysOn()))
-        outcomes.append(simulate(trace, ReferencePolicy()))
-        outcomes.append(lower_bound(trace))
-    return outcomes

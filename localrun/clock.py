@@ -276,6 +276,23 @@ class VirtualClock:
         """Wait until simulated time ``deadline``."""
         self.sleep(deadline - self.now())
 
+    def settle(self, timeout: float = 10.0) -> bool:
+        """Let every other busy actor finish its host work and wait (or end) while simulated time stands still;
+        ``False`` when some are still busy after ``timeout`` real seconds.
+
+        Call as an actor, before :meth:`halt`: an actor halfway through host work when the simulation halts (a
+        Step Functions execution between two states, started at the instant the run ends) would otherwise run on
+        until its next wait, against whatever moto is active by then."""
+        own = 1 if self._depth() > 0 else 0
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._cond:
+                if self._busy <= own:
+                    return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.001)  # real time: the others run; simulated time cannot move while this actor is busy
+
     def halt(self) -> None:
         """End the simulation: time stops, and every sleeping actor (and any that sleeps later) gets
         :class:`ClockHalted`, so the threads of a finished rehearsal end instead of waiting forever."""

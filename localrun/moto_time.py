@@ -17,6 +17,8 @@ simulated time is read or waited for outside the project's own code, and what it
   - the execution's start time (``$states.context.Execution.StartTime``) is simulated time.
 * JSONata: ``$millis()`` / ``$now()`` read jsonata-python's ``Timebox``: simulated time.
 * moto's SQS: visibility timeouts, message delays and timestamps read ``unix_time``: simulated time.
+* moto's S3: the ``time`` of the EventBridge event an upload sends (the detect result's ``uploaded_at``):
+  simulated time.
 * long polling: sending a message to a queue and updating an event source mapping notify the clock, so
   an event source poller waiting for either wakes at that instant (:func:`queue_channel`,
   :func:`mapping_channel`).
@@ -43,6 +45,7 @@ from botocore import endpoint
 from botocore.retries import standard
 from jsonata import timebox  # type: ignore[import-untyped]  # jsonata-python ships no type information
 from moto.awslambda import models as lambda_models
+from moto.s3 import notifications as s3_notifications
 from moto.sqs import models as sqs_models
 from moto.stepfunctions.parser import models as sfn_models
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -191,6 +194,8 @@ def _clock_reader_patches(clock: VirtualClock) -> list[_Patch]:
 
     return [
         (timebox.Timebox, "current_milli_time", staticmethod(millis)),
+        # The "time" of the EventBridge event S3 sends for an upload: the result's uploaded_at.
+        (s3_notifications, "unix_time", lambda *_: clock.now()),
         (sqs_models, "unix_time", lambda *_: clock.now()),
         (sqs_models, "unix_time_millis", lambda *_: clock.now() * 1000),
     ]

@@ -9,6 +9,7 @@ typed config the CDK app reads. A development and rehearsal tool: nothing here i
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections import Counter
@@ -35,12 +36,24 @@ from lambdas.detect.ports import PublishClaim, ResultsRepository
 from lambdas.detect.wiring import build_dependencies
 from localrun.clock import VirtualClock
 from localrun.emulator import CustomLabelsEmulator, Faults, Manifest
-from localrun.moto_adapt import MOTO_CONFIG, install_sdk_field_names, serialize_moto_requests
+from localrun.moto_adapt import (
+    MOTO_CONFIG,
+    cache_parsed_definitions,
+    install_sdk_field_names,
+    seed_moto_ids,
+    serialize_moto_requests,
+)
+from localrun.moto_fast import install_fast_moto, moto_s3_reader
 from localrun.moto_jsonata import install_moto_jsonata
 from localrun.moto_linear import install_linear_moto
 from localrun.moto_time import virtual_time
 from localrun.poller import EventSourcePoller
 from localrun.world import ACCOUNT, ModelResources, Names, World
+
+# Collector thresholds while a runtime lives (Python's default: 700, 10, 10). moto keeps every resource, item
+# and message as Python objects, and with the defaults the collector re-walks them more and more often as a
+# run grows (8 % of a 2,000-image rehearsal); the runtime makes little cyclic garbage, so it collects rarely.
+_GC_THRESHOLDS = (50_000, 20, 100)
 
 # The offline pipeline's resource names (localrun.world.Names), for callers that address them directly.
 LOCAL_BUCKET = Names.bucket
@@ -89,6 +102,7 @@ class OfflineRuntime:
         # Terminal results written per (model, status): the rehearsal's progress without scanning the table.
         self.results_written: Counter[tuple[str, str]] = Counter()
         self.region = config.models[0].region
+        self._clients = threading.local()  # per thread: service -> client (see client())
         self.world = World(config, self.client)
         self.models: dict[str, ModelResources] = self.world.models
         self._mock: Any = None
@@ -102,10 +116,15 @@ class OfflineRuntime:
     def __enter__(self) -> Self:
 
         self._quiet_lambda_logs()
+        self._stack.callback(gc.set_threshold, *gc.get_threshold())  # restored on exit
+        gc.set_threshold(*_GC_THRESHOLDS)
         install_moto_jsonata()
         install_sdk_field_names()
         install_linear_moto()
+        install_fast_moto()
         serialize_moto_requests()
+        cache_parsed_definitions()
+        seed_moto_ids()
         # The calling thread drives the simulation: it is an actor for the runtime's whole life, so simulated
         # time moves only while it waits (Rehearsal.run), never while it uploads or inspects.
         self._stack.enter_context(self.clock.acting())
@@ -118,6 +137,7 @@ class OfflineRuntime:
                 start_delay_seconds=self.options.start_delay_seconds,
                 stop_delay_seconds=self.options.stop_delay_seconds,
                 faults=self.options.faults,
+                s3_reader=moto_s3_reader(ACCOUNT),
                 region_name=self.region,
                 detect_service_time=True,
             ).activate()
@@ -140,7 +160,8 @@ class OfflineRuntime:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.clock.halt()  # every sleeping actor (pollers, controller executions) ends at once
+        self.clock.settle()  # nobody halfway through host work (an execution between two states) ...
+        self.clock.halt()  # ... then every sleeping actor (pollers, controller executions) ends at once
         for resources in self.models.values():
             if resources.poller is not None:
                 resources.poller.stop()
@@ -183,9 +204,15 @@ class OfflineRuntime:
     # -- clients ----------------------------------------------------------------------------------
 
     def client(self, service: str) -> Any:
-        return boto3.client(  # type: ignore[call-overload]
-            service, region_name=self.region, config=Config(retries={"mode": "standard", "max_attempts": 3})
-        )
+        """This thread's client for ``service`` (created once: creating a boto3 client costs tens of ms)."""
+        clients: dict[str, Any] | None = getattr(self._clients, "by_service", None)
+        if clients is None:
+            clients = self._clients.by_service = {}
+        if service not in clients:
+            clients[service] = boto3.client(  # type: ignore[call-overload]
+                service, region_name=self.region, config=Config(retries={"mode": "standard", "max_attempts": 3})
+            )
+        return clients[service]
 
     # -- resources --------------------------------------------------------------------------------
 

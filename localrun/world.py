@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra import constants
-from infra.config import ModelConfig, PipelineConfig
+from infra.config import LifecycleMode, ModelConfig, PipelineConfig
 from infra.statemachines import deployed_backfill, deployed_controller
 from lambdas.common import ingest
 from localrun.moto_adapt import moto_definition
@@ -53,6 +53,34 @@ class ModelResources:
     backfill_arn: str = ""
     backlog_alarm_name: str = ""
     poller: Any = field(default=None, repr=False)  # localrun.poller.EventSourcePoller, set by the runtime
+
+
+@dataclass(frozen=True)
+class BacklogRule:
+    """The backlog alarm's metric math (``infra/constructs/controller.py``, ``_backlog_alarm``):
+    ``IF(visible >= threshold OR age >= age_limit, 1, 0)``, with the age limit the latency target less the
+    start latency margin (at least a minute)."""
+
+    threshold: int
+    age_limit_seconds: int
+
+    @classmethod
+    def of(cls, model: ModelConfig) -> BacklogRule:
+        lifecycle = model.lifecycle
+        margin = constants.CONTROLLER_START_LATENCY_MARGIN_MINUTES
+        return cls(lifecycle.backlog_threshold, max(60, (lifecycle.latency_target_minutes - margin) * 60))
+
+    @property
+    def expression(self) -> str:
+        return f"IF(visible >= {self.threshold} OR age >= {self.age_limit_seconds}, 1, 0)"
+
+    def breaching(self, visible: int, age_seconds: float) -> bool:
+        return visible >= self.threshold or age_seconds >= self.age_limit_seconds
+
+
+def has_backlog_alarm(model: ModelConfig) -> bool:
+    """Whether the construct gives ``model`` a backlog alarm (and the rule it triggers)."""
+    return model.lifecycle.mode in (LifecycleMode.ON_DEMAND, LifecycleMode.BOTH)
 
 
 def trust_policy(service: str) -> str:
@@ -207,18 +235,28 @@ class World:
             events.put_targets(Rule=rule, Targets=[target])
 
     def create_backlog_alarm(self, resources: ModelResources) -> str:
-        """The on-demand trigger's alarm on the queue's visible messages (what the controller reads)."""
+        """The on-demand trigger's alarm, as the construct deploys it: metric math over the queue's visible
+        messages and the age of its oldest message (``BacklogRule``). The controller reads its state;
+        offline, :mod:`localrun.triggers` evaluates it and sets that state."""
         name = f"{self.config.resource_prefix}-{resources.model.name}-backlog"
+        period = constants.CONTROLLER_BACKLOG_PERIOD_MINUTES * 60
+        dimensions = [{"Name": "QueueName", "Value": resources.queue_url.rsplit("/", 1)[-1]}]
+
+        def queue_metric(query_id: str, metric: str) -> dict[str, Any]:
+            stat = {"Metric": {"Namespace": "AWS/SQS", "MetricName": metric, "Dimensions": dimensions}}
+            return {"Id": query_id, "MetricStat": {**stat, "Period": period, "Stat": "Maximum"}, "ReturnData": False}
+
         self.client("cloudwatch").put_metric_alarm(
             AlarmName=name,
-            Namespace="AWS/SQS",
-            MetricName="ApproximateNumberOfMessagesVisible",
-            Dimensions=[{"Name": "QueueName", "Value": resources.queue_url.rsplit("/", 1)[-1]}],
-            Statistic="Maximum",
-            Period=60,
+            Metrics=[
+                {"Id": "expr", "Expression": BacklogRule.of(resources.model).expression, "ReturnData": True},
+                queue_metric("visible", "ApproximateNumberOfMessagesVisible"),
+                queue_metric("age", "ApproximateAgeOfOldestMessage"),
+            ],
             EvaluationPeriods=1,
-            Threshold=resources.model.lifecycle.backlog_threshold,
+            Threshold=1,
             ComparisonOperator="GreaterThanOrEqualToThreshold",
+            TreatMissingData="notBreaching",
         )
         resources.backlog_alarm_name = name
         return name
@@ -260,7 +298,11 @@ class World:
         return arn
 
     def create_controllers(self) -> World:
+        """Each model's controller, after its backlog alarm when its mode has one (as the construct orders them:
+        the definition names the alarm)."""
         for resources in self.models.values():
+            if has_backlog_alarm(resources.model):
+                self.create_backlog_alarm(resources)
             self.create_controller(resources)
         return self
 

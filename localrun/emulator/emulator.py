@@ -15,7 +15,7 @@ import json
 import random
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -47,6 +47,10 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 OPERATIONS = frozenset({"StartProjectVersion", "StopProjectVersion", "DescribeProjectVersions", "DetectCustomLabels"})
+
+# How the service reads an S3Object image: (bucket, key, version or None) -> (declared size, read the bytes).
+# Raises LookupError when there is no such object. Without one, the emulator reads through an S3 client.
+S3Reader = Callable[[str, str, str | None], tuple[int, Callable[[], bytes]]]
 
 
 DEFAULT_MAX_RESULTS = 100
@@ -88,6 +92,7 @@ class CustomLabelsEmulator:
         start_delay_seconds: float = 300.0,
         stop_delay_seconds: float = 60.0,
         s3_client: S3Client | None = None,
+        s3_reader: S3Reader | None = None,
         region_name: str = "us-east-1",
         detect_service_time: bool = False,
     ) -> None:
@@ -102,6 +107,9 @@ class CustomLabelsEmulator:
         self._faults = faults or Faults()
         self._rng = random.Random(self._faults.seed)
         self._s3_client = s3_client
+        # Rekognition reads the object inside AWS, not through the caller's SDK: an offline runtime can hand
+        # the emulator a reader of its S3 store directly (localrun.moto_fast.moto_s3_reader).
+        self._s3_reader = s3_reader
         self._s3_lock = threading.Lock()
         self._lock = threading.RLock()
         self._models: dict[str, ModelVersion] = {}
@@ -451,6 +459,13 @@ class CustomLabelsEmulator:
             return self._s3_client
 
     def _read_s3(self, bucket: str, key: str, version: str | None) -> bytes:
+        if self._s3_reader is not None:
+            try:
+                size, read = self._s3_reader(bucket, key, version)
+            except LookupError as exc:
+                raise EmulatedServiceError("InvalidS3ObjectException", _INVALID_S3) from exc
+            check_size(size, from_s3=True)  # on the declared size, before reading
+            return read()
         request: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if version is not None:
             request["VersionId"] = version
@@ -488,4 +503,4 @@ def _decode_token(token: str | None, fingerprint: str) -> int:
     return int(offset)
 
 
-__all__ = ["OPERATIONS", "CustomLabelsEmulator", "version_name_of"]
+__all__ = ["OPERATIONS", "CustomLabelsEmulator", "S3Reader", "version_name_of"]

@@ -45,15 +45,18 @@ def test_reference_and_always_on_cost_more_than_the_controller_and_the_bound_is_
 def test_report_writes_markdown_and_plot(tmp_path: Path):
     pytest.importorskip("matplotlib", reason="the bench extra is not installed")
     from bench import report
+    from bench.replay import CrossCheck
 
     trace = tiny_trace()
     outcomes = [simulate(trace, Controller(ControllerSettings())), lower_bound(trace)]
+    check = CrossCheck("tiny", "controller", real_iu_hours=0.2, rules_iu_hours=0.23, real_sessions=1, rules_sessions=1)
     b4 = run_b4(batches=3, batch_size=10)
     results = {
         "machine": {"cpu": "test", "cores": 1, "python": "3", "platform": "x", "packages": {}},
         "quick": True,
         "seconds": 1.0,
         "b1": outcomes,
+        "b1_checks": [check],
         "b4": b4,
     }
 
@@ -61,6 +64,8 @@ def test_report_writes_markdown_and_plot(tmp_path: Path):
 
     text = path.read_text()
     assert "## B1" in text and "## B4" in text
+    assert "The **controller rows are the real thing in virtual time**" in text
+    assert "| tiny | controller | 0.200 | 0.230 | +15.0% (DISAGREES) | 1 / 1 |" in text
     assert (tmp_path / "benchmarks" / "b1-cost.png").stat().st_size > 0
     assert b4.cpu_us_per_record > 0
 
@@ -89,3 +94,44 @@ def test_rehearsal_scaling_row_bills_within_the_analytic_bounds():
     text = "\n".join(b5_section([row], command="pytest"))
     assert "## B5 — rehearsal scaling (virtual time)" in text
     assert "| 10 | 10 |" in text and "**met** (1 of 1 sizes)" in text
+
+
+def test_replay_runs_the_real_controller_on_a_tiny_trace_and_the_rules_copy_agrees():
+    from bench.replay import cross_check, replay
+
+    # Given 50 uploads at 10 min (under the threshold of 100) with a 30-min target: the alarm's age limit is
+    # 30 - 15 = 15 min, so the backlog trigger fires when they are 15 min old
+    trace = tiny_trace()
+
+    # When the trace is replayed through the offline runtime, the deployed triggers and the real controller
+    run = replay(trace, progress=None)
+
+    # Then one session served every image: started by the alarm's one transition, billed start (300 s) + the
+    # drain and the 300-s idle grace (to a 30-s poll) + stop (60 s)
+    outcome = run.outcome
+    assert outcome.detected == 50 and outcome.sessions == 1 and outcome.over_target == 0
+    assert run.executions["backlog"] == 1 and run.dead_letters == 0
+    starting, running, stopping = outcome.phases[0]
+    assert (starting, stopping) == (300.0, 60.0)
+    assert 300.0 + 1.0 <= running <= 300.0 + 60.0
+    # ... no image detected before the alarm (15 min) plus the start (5 min), nor after the target
+    assert 900.0 + 300.0 <= min(outcome.latencies) <= max(outcome.latencies) <= trace.latency_target_seconds
+    # ... and bench.sim's copy of the rules bills the same within the benchmark's tolerance
+    assert cross_check(trace, outcome).agrees
+
+
+def test_b1_fails_when_the_rules_copy_disagrees_with_the_real_controller(monkeypatch: pytest.MonkeyPatch):
+    from bench import replay as b1
+
+    trace = tiny_trace()
+
+    def fake_replay(trace: Trace, *, idle_grace: float | None = None, policy: str = "controller", **_: object):
+        # a "real" controller billing 10 % more than the copy
+        outcome = simulate(trace, Controller(b1.controller_settings(trace, idle_grace=idle_grace)))
+        outcome.policy, outcome.iu_hours = policy, outcome.iu_hours * 1.1
+        return b1.Replay(outcome, 0.0, 0.0, {}, 0, 0, 0)
+
+    monkeypatch.setattr(b1, "replay", fake_replay)
+
+    with pytest.raises(b1.CrossCheckError, match=r"tiny / controller: real .* \(1 sessions\), rules .*-9\.1%"):
+        b1.run_b1([trace], progress=None)

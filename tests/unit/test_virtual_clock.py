@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -119,3 +120,26 @@ def test_leaving_without_entering_is_refused() -> None:
     clock = VirtualClock()
     with pytest.raises(VirtualClockError):
         clock._leave()
+
+
+def test_settle_lets_busy_actors_reach_their_wait_while_time_stands_still():
+    # Given an actor halfway through host work (real time) before its next wait
+    clock = VirtualClock()
+    reached: list[float] = []
+
+    def work() -> None:
+        time.sleep(0.05)  # host work
+        reached.append(clock.now())
+        clock.sleep(60.0)
+
+    with clock.acting():
+        threading.Thread(target=clock.spawned(work), daemon=True).start()
+
+        # When the driving actor settles the simulation
+        settled = clock.settle(timeout=5.0)
+
+        # Then the other actor finished its host work and waits, and no simulated time passed
+        assert settled
+        assert reached == [DEFAULT_EPOCH]
+        assert clock.now() == DEFAULT_EPOCH
+        clock.halt()

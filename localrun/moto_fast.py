@@ -1,0 +1,272 @@
+"""Adaptations that cut moto's constant cost per request (offline and tests only).
+
+A rehearsal makes five to seven AWS calls per image, and most of each call's host time is moto's own
+generic machinery rather than the work of the service it emulates. :func:`install_fast_moto` (process-wide,
+what the offline runtime installs) replaces the costliest generic paths of moto 5.2 by ones that give the
+same answers for less work. Every request still goes through botocore (parameter validation against the
+service model, serialization, the HTTP request moto answers, response parsing); nothing deployed is
+affected. Each adaptation, why, and what is preserved:
+
+* **Response serialization.** moto 5.2 serializes an ``ActionResult`` (DynamoDB, SQS, EventBridge, Lambda…)
+  by walking the operation's output shape and, for every member of every structure, asking an
+  ``XFormedAttributePicker`` where the value is: it builds a context object, joins the key path and runs six
+  alias providers (each a new object) before reading the value. A DynamoDB item is a map of
+  ``AttributeValue`` structures of ten members each, so a Scan page of a few hundred result items made
+  hundreds of thousands of these look-ups (``1.2 s`` per page). When the value is a plain ``dict``, the
+  keys the providers yield depend only on the member's shape, its parent structure and the member name (a
+  ``dict`` has no ``Meta`` and its class name is ``dict``), so :func:`_picked_value` computes them once
+  with moto's own providers and reuses them; the value is then read with moto's own ``get_value`` in the
+  same order, and moto's response transformers (by key path) still apply. Objects other than plain dicts
+  take moto's path unchanged.
+* **Parsing an UpdateExpression.** moto parses the same ``UpdateExpression`` text twice per UpdateItem (and per
+  Update action of a transaction): tokenizing and building the AST is a third of the request.
+  ``UpdateExpressionParser.make`` is a pure function of the text, and the AST it returns is only read
+  (``find_clauses``) or deep-copied by moto's validator before anything changes it, so parsed ASTs are kept
+  per text (a bounded cache; a text that fails to parse is not kept and fails the same way every time).
+* **Building a DynamoDB item.** moto's ``Item`` stores its attributes in a ``LimitedSizeDict`` that, on every
+  insert, re-sums the size of everything already in it to enforce the 400 KB item limit: ``O(attributes²)``
+  per item written, and a result item has some twenty attributes. :func:`_item_init` builds the same
+  ``LimitedSizeDict`` of ``DynamoType`` values keeping a running total of the same sizes (``bytesize`` of the
+  name + ``DynamoType.size()``), and raises moto's ``ItemSizeTooLarge`` at the same attribute, past the same
+  limit. The dict is the same type, so later writes to it still check the limit moto's way.
+* **Projecting an item.** ``Item.project`` (a ``ProjectionExpression`` on Scan, Query or GetItem) converts the
+  whole item to plain JSON once per projected path. For paths that are all top-level attribute names (no
+  ``a.b`` or ``a[0]``), :func:`_project` converts it once and picks the same attributes with moto's own
+  ``find_nested_key`` and ``merge_dicts``; nested paths take moto's code.
+* **Routing a request.** For every request moto lists the methods of the response class with
+  ``inspect.getmembers`` (to see whether the action is implemented) and rebuilds the backend's URL table
+  from its URL bases and paths. Both are functions of the class and of the backend's URL bases (and of the
+  ISO-regions setting), fixed once moto is imported, so they are computed once per class and per
+  (backend class, URL bases, ISO setting).
+* **The emulator's S3 read.** DetectCustomLabels with an ``S3Object`` makes Rekognition read the object inside
+  AWS; the caller's SDK is not involved. The emulator used to do it with a boto3 GetObject of its own, a
+  whole second request (signing, routing, moto's S3 handler, response parsing) per image.
+  :func:`moto_s3_reader` reads moto's S3 store directly, as moto's own S3 → EventBridge or S3 → SQS
+  deliveries do, under the lock that serializes moto's requests: the same object as moto's GetObject
+  answers (``get_object`` of moto's backend with the version), the same "no such object" cases (no bucket,
+  no key, no such version, a delete marker, an archived object not restored), which the emulator turns
+  into ``InvalidS3ObjectException`` as before. The caller's DetectCustomLabels request itself still goes
+  through botocore and the emulator's validation against the rekognition model.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from botocore.utils import merge_dicts
+from moto import settings as moto_settings
+from moto.core import (
+    base_backend as moto_base_backend,
+    responses as moto_responses,
+    serialize as moto_serialize,
+    utils as moto_utils,
+)
+from moto.core.constants import MISSING
+from moto.core.model import Shape  # moto hands the serializer its own Shape subclasses
+from moto.core.utils import get_value
+from moto.dynamodb.exceptions import ItemSizeTooLarge
+from moto.dynamodb.models import dynamo_type
+from moto.dynamodb.models.utilities import bytesize, find_nested_key
+from moto.dynamodb.parsing import expressions as moto_expressions
+from moto.s3.models import FakeKey, s3_backends
+from moto.s3.utils import ARCHIVE_STORAGE_CLASSES
+
+from localrun.moto_adapt import moto_request_lock
+
+_PickerKey = tuple[int, int, str]
+# (member shape, its parent structure, member name) -> the keys moto's alias providers yield for a dict.
+# The shapes are kept in the entry so their ids cannot be reused while it exists.
+_MAX_PICKER_KEYS = 100_000
+_possible_keys: dict[_PickerKey, tuple[Shape, Any, tuple[str, ...]]] = {}
+
+
+def _keys_for_dict(picker: Any, value: dict[str, Any], key: str, shape: Shape) -> tuple[str, ...]:
+    parent = getattr(shape, "parent", None)
+    cache_key = (id(shape), id(parent), key)
+    entry = _possible_keys.get(cache_key)
+    if entry is not None and entry[0] is shape and entry[1] is parent:
+        return entry[2]
+    context = moto_serialize.AttributePickerContext(obj=value, key=key, shape=shape)
+    keys = tuple(picker.get_possible_keys(context))
+    if len(_possible_keys) >= _MAX_PICKER_KEYS:  # shapes are moto's cached models: a bound that is never hit
+        _possible_keys.clear()
+    _possible_keys[cache_key] = (shape, parent, keys)
+    return keys
+
+
+def _picked_value(serializer: Any, value: Any, key: str, shape: Shape) -> Any:
+    """``ResponseSerializer.get_value``, with the alias look-up of a plain dict member computed once."""
+    picker = serializer._value_picker
+    if (
+        type(value) is not dict
+        or type(picker) is not moto_serialize.XFormedAttributePicker
+        or picker.alias_providers is not moto_serialize.DEFAULT_ALIAS_PROVIDERS
+    ):
+        return _moto_get_value(serializer, value, key, shape)
+    found = None
+    for possible_key in _keys_for_dict(picker, value, key, shape):
+        # moto's get_value reads a dotted key as a path; any other key of a dict is a plain look-up.
+        candidate = get_value(value, possible_key, MISSING) if "." in possible_key else value.get(possible_key, MISSING)
+        if candidate is not MISSING:
+            found = candidate
+            break
+    transformers = picker.response_transformers
+    if transformers:  # as AttributePicker.__call__: the first transformer whose path ends the key path
+        key_path = f"{'.'.join(serializer.path)}.{key}"
+        for transform_path, transform in transformers.items():
+            if key_path.endswith(transform_path):
+                return transform(found)
+    return found
+
+
+_moto_get_value = moto_serialize.ResponseSerializer.get_value
+
+# -- building an item --------------------------------------------------------------------------------------------
+
+# moto's LimitedSizeDict limit (it allows a little over the documented 400 KB, as AWS does in practice).
+_ITEM_SIZE_LIMIT = 405000
+_moto_item_init = dynamo_type.Item.__init__
+
+
+def _item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+    """``Item.__init__`` with the size limit checked on a running total instead of a re-sum per attribute."""
+    self.hash_key = hash_key
+    self.range_key = range_key
+    values = dynamo_type.LimitedSizeDict()
+    total = 0
+    for key, value in attrs.items():
+        typed = dynamo_type.DynamoType(value)
+        total += bytesize(key) + typed.size()
+        if total > _ITEM_SIZE_LIMIT:
+            raise ItemSizeTooLarge
+        dict.__setitem__(values, key, typed)
+    self.attrs = values
+
+
+_moto_project = dynamo_type.Item.project
+
+
+def _project(self: Any, projection_expressions: list[list[str]]) -> Any:
+    """``Item.project``, converting the item to plain JSON once when every path is a top-level name."""
+    if any(len(path) != 1 or "[" in path[0] for path in projection_expressions):
+        return _moto_project(self, projection_expressions)
+    regular = self.to_regular_json()
+    result: dict[str, Any] = {}
+    for path in projection_expressions:
+        merge_dicts(result, find_nested_key(path, regular))
+    return dynamo_type.Item(
+        hash_key=self.hash_key,
+        range_key=self.range_key,
+        attrs=dynamo_type.serializer.serialize(result)["M"],  # type: ignore[arg-type]  # as moto's project
+    )
+
+
+# -- parsing and routing -----------------------------------------------------------------------------------------
+
+_Parser: Any = moto_expressions.UpdateExpressionParser  # type: ignore[attr-defined]  # an untyped module
+_moto_make_update_expression = _Parser.__dict__["make"]  # the classmethod object
+
+
+@lru_cache(maxsize=1024)
+def _parsed_update_expression(expression: str) -> Any:
+    return _moto_make_update_expression.__func__(_Parser, expression)
+
+
+def _make_update_expression(cls: Any, expression_str: str) -> Any:
+    if cls is not _Parser:  # a subclass parses its own way
+        return _moto_make_update_expression.__func__(cls, expression_str)
+    return _parsed_update_expression(expression_str)
+
+
+_moto_method_names_from_class = moto_utils.method_names_from_class
+
+
+@lru_cache(maxsize=512)
+def _method_names_from_class(clazz: Any) -> list[str]:
+    return _moto_method_names_from_class(clazz)
+
+
+def _method_names(clazz: Any) -> list[str]:
+    return list(_method_names_from_class(clazz))  # a fresh list, as moto's: callers may not share it
+
+
+_moto_urls = moto_base_backend.BaseBackend.__dict__["urls"]
+_urls: dict[tuple[type, tuple[str, ...], bool], dict[str, Any]] = {}
+
+
+def _backend_urls(self: Any) -> dict[str, Any]:
+    key = (type(self), tuple(self.url_bases), bool(moto_settings.enable_iso_regions()))
+    urls = _urls.get(key)
+    if urls is None:
+        urls = _urls[key] = _moto_urls.fget(self)
+    return dict(urls)
+
+
+# -- the emulator's S3 read ---------------------------------------------------------------------------------------
+
+
+def moto_s3_reader(
+    account_id: str, partition: str = "aws"
+) -> Callable[[str, str, str | None], tuple[int, Callable[[], bytes]]]:
+    """A ``localrun.emulator.S3Reader`` over moto's S3 store of ``account_id`` (active mock required)."""
+
+    def read(bucket: str, key: str, version: str | None) -> tuple[int, Callable[[], bytes]]:
+        with moto_request_lock():
+            backend = s3_backends[account_id][partition]
+            try:
+                found = backend.get_object(bucket, key, version_id=version)
+            except Exception as exc:  # moto's MissingBucket and the like: no such object either way
+                raise LookupError(f"s3://{bucket}/{key}: {exc}") from exc
+            if not isinstance(found, FakeKey):
+                raise LookupError(f"s3://{bucket}/{key} (version {version}): no such object")
+            if found.storage_class in ARCHIVE_STORAGE_CLASSES and 'ongoing-request="false"' not in (
+                found.response_dict.get("x-amz-restore", "")
+            ):
+                raise LookupError(f"s3://{bucket}/{key}: archived ({found.storage_class})")
+        return found.size, lambda: found.value
+
+    return read
+
+
+# -- installation ------------------------------------------------------------------------------------------------
+
+_lock = threading.Lock()
+_installed = {"done": False}
+
+
+def install_fast_moto() -> None:
+    """Install the adaptations for the rest of the process (idempotent, thread-safe; offline only)."""
+    with _lock:
+        if _installed["done"]:
+            return
+        moto_serialize.ResponseSerializer.get_value = _picked_value  # type: ignore[method-assign,assignment]
+        _Parser.make = classmethod(_make_update_expression)
+        dynamo_type.Item.__init__ = _item_init  # type: ignore[method-assign]
+        dynamo_type.Item.project = _project  # type: ignore[method-assign]
+        moto_responses.method_names_from_class = _method_names  # type: ignore[attr-defined]  # the name responses.py calls
+        moto_base_backend.BaseBackend.urls = property(_backend_urls)  # type: ignore[method-assign,assignment]
+        _installed["done"] = True
+
+
+def installed() -> bool:
+    """Whether the adaptations are in place."""
+    with _lock:
+        return _installed["done"]
+
+
+def remove_fast_moto() -> None:
+    """Put moto's own code back (tests compare both)."""
+    with _lock:
+        moto_serialize.ResponseSerializer.get_value = _moto_get_value  # type: ignore[method-assign]
+        _Parser.make = _moto_make_update_expression
+        dynamo_type.Item.__init__ = _moto_item_init  # type: ignore[method-assign]
+        dynamo_type.Item.project = _moto_project  # type: ignore[method-assign]
+        moto_responses.method_names_from_class = _moto_method_names_from_class  # type: ignore[attr-defined]
+        moto_base_backend.BaseBackend.urls = _moto_urls  # type: ignore[method-assign]
+        _installed["done"] = False
+
+
+__all__ = ["install_fast_moto", "installed", "moto_s3_reader", "remove_fast_moto"]

@@ -1,0 +1,303 @@
+"""localrun/moto_fast.py: moto's answers byte for byte, for less work per request."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.core import base_backend
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+from moto.s3.models import s3_backends
+
+from localrun import moto_fast
+from localrun.emulator import CustomLabelsEmulator
+from localrun.moto_fast import install_fast_moto, moto_s3_reader, remove_fast_moto
+from localrun.resources import create_results_table
+from tests.support import ids
+from tests.support.emulator import PROJECT_ARN, VERSION_ARN
+from tests.support.images import image
+
+TABLE = ids.TABLE
+BUCKET = ids.BUCKET
+
+
+@pytest.fixture
+def moto_only() -> Iterator[None]:
+    """moto's own code for the test (the adaptations are put back as they were after it)."""
+    was = moto_fast.installed()
+    remove_fast_moto()
+    try:
+        yield
+    finally:
+        if was:
+            install_fast_moto()
+
+
+def _bodies(client: Any, event: str) -> list[bytes]:
+    """The raw HTTP bodies ``client`` receives for ``event`` (``after-call.<service>.<Operation>``)."""
+    bodies: list[bytes] = []
+    client.meta.events.register(event, lambda http_response, **_: bodies.append(http_response.content))
+    return bodies
+
+
+def _with_and_without(call: Callable[[], Any]) -> tuple[Any, Any]:
+    """``call()`` answered by moto's own code, then with the adaptations installed."""
+    remove_fast_moto()
+    by_moto = call()
+    install_fast_moto()
+    return by_moto, call()
+
+
+# Every DynamoDB attribute type, nested: what the serializer must reproduce exactly.
+EVERY_TYPE = {
+    "s": {"S": "text"},
+    "n": {"N": "12.5"},
+    "b": {"B": b"\x00\x01bytes"},
+    "ss": {"SS": ["a", "b"]},
+    "ns": {"NS": ["1", "2.5"]},
+    "bs": {"BS": [b"x", b"\xff"]},
+    "flag": {"BOOL": False},
+    "nothing": {"NULL": True},
+    "empty_list": {"L": []},
+    "nested": {"M": {"list": {"L": [{"S": "y"}, {"N": "3"}, {"M": {"deep": {"BOOL": True}}}]}}},
+}
+
+
+def test_dynamodb_responses_are_byte_for_byte_moto_s(moto_only: None) -> None:
+    # Given a table with items carrying every attribute type
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name=ids.REGION)
+        create_results_table(ddb, TABLE)
+        for i in range(30):
+            ddb.put_item(TableName=TABLE, Item={"pk": {"S": f"obj#{i:03d}"}, "sk": {"S": "result"}, **EVERY_TYPE})
+        scans = _bodies(ddb, "after-call.dynamodb.Scan")
+        gets = _bodies(ddb, "after-call.dynamodb.GetItem")
+        updates = _bodies(ddb, "after-call.dynamodb.UpdateItem")
+        key = {"pk": {"S": "obj#007"}, "sk": {"S": "result"}}
+
+        def update_and_read() -> Any:
+            updated = ddb.update_item(
+                TableName=TABLE,
+                Key=key,
+                UpdateExpression="SET n = :n REMOVE nothing",
+                ExpressionAttributeValues={":n": {"N": "7"}},
+                ReturnValues="ALL_NEW",  # the same item both times: the first update made it so
+            )
+            ddb.scan(TableName=TABLE, FilterExpression="flag = :f", ExpressionAttributeValues={":f": {"BOOL": False}})
+            ddb.get_item(TableName=TABLE, Key=key)
+            # Top-level names (one absent), then nested paths
+            ddb.scan(
+                TableName=TABLE, ProjectionExpression="pk, b, nested, #n, absent", ExpressionAttributeNames={"#n": "n"}
+            )
+            ddb.scan(TableName=TABLE, ProjectionExpression="nested.list[2], ss")
+            return updated
+
+        # When the same update and reads are answered by moto's code, then with the adaptations
+        by_moto, fast = _with_and_without(update_and_read)
+
+    # Then the HTTP bodies are identical, and so are the parsed answers
+    assert scans[:3] == scans[3:] and b'"B": "AAFieXRlcw=="' in scans[0]
+    assert b'"flag"' not in scans[1] and b'"n": {"N": "7"}' in scans[1]
+    assert b'"deep"' in scans[2] and b'"flag"' not in scans[2]
+    assert gets[0] == gets[1]
+    assert updates[0] == updates[1]
+    expected = {**key, **{k: v for k, v in EVERY_TYPE.items() if k != "nothing"}, "n": {"N": "7"}}
+    assert by_moto["Attributes"] == fast["Attributes"] == expected
+
+
+def test_sqs_and_lambda_responses_are_byte_for_byte_moto_s(moto_only: None) -> None:
+    # Given a queue with attributes and a message, and an event source mapping
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name=ids.REGION)
+        url = sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "45"})["QueueUrl"]
+        attributes = _bodies(sqs, "after-call.sqs.GetQueueAttributes")
+        listed = _bodies(sqs, "after-call.sqs.ListQueues")
+
+        def read() -> Any:
+            sqs.list_queues()
+            return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+
+        # When read by moto's code, then with the adaptations
+        by_moto, fast = _with_and_without(read)
+
+    # Then the bodies are identical
+    assert attributes[0] == attributes[1] and listed[0] == listed[1]
+    assert by_moto == fast and fast["VisibilityTimeout"] == "45"
+
+
+def _shape_of(node: Any) -> Any:
+    """A moto expression tree as plain data (node types, attributes, children), to compare two trees."""
+    if isinstance(node, list | tuple):
+        return [_shape_of(child) for child in node]
+    if hasattr(node, "__dict__"):  # every attribute but the back-link to the parent node
+        return (type(node).__name__, {name: _shape_of(value) for name, value in vars(node).items() if name != "parent"})
+    return node
+
+
+def test_an_update_expression_is_parsed_once_and_its_tree_never_changes(moto_only: None) -> None:
+    # Given the adaptations
+    install_fast_moto()
+    expression = "SET event_published = :true REMOVE publish_claim, publish_claim_expires_at"
+    tree = UpdateExpressionParser.make(expression)
+    pristine = copy.deepcopy(tree)
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name=ids.REGION)
+        create_results_table(ddb, TABLE)
+        key = {"pk": {"S": "obj"}, "sk": {"S": "result"}}
+        ddb.put_item(TableName=TABLE, Item={**key, "publish_claim": {"S": "token"}})
+
+        # When the expression updates items (an existing one, a new one) and a transaction uses it
+        for pk in ("obj", "other"):
+            ddb.update_item(
+                TableName=TABLE,
+                Key={"pk": {"S": pk}, "sk": {"S": "result"}},
+                UpdateExpression=expression,
+                ExpressionAttributeValues={":true": {"BOOL": True}},
+            )
+        other = {"pk": {"S": "third"}, "sk": {"S": "result"}}
+        update = {"TableName": TABLE, "Key": other, "UpdateExpression": expression}
+        ddb.transact_write_items(
+            TransactItems=[{"Update": {**update, "ExpressionAttributeValues": {":true": {"BOOL": True}}}}]
+        )
+        item = ddb.get_item(TableName=TABLE, Key=key)["Item"]
+        third = ddb.get_item(TableName=TABLE, Key=other)["Item"]
+        with pytest.raises(ClientError):  # a text that does not parse fails every time
+            ddb.update_item(TableName=TABLE, Key=key, UpdateExpression="SET = broken")
+
+    # Then the updates did what moto does, the tree is shared and unchanged
+    assert item == {**key, "event_published": {"BOOL": True}}
+    assert third == {**other, "event_published": {"BOOL": True}}
+    assert UpdateExpressionParser.make(expression) is tree
+    assert _shape_of(tree) == _shape_of(pristine)
+
+
+def test_routing_tables_are_moto_s(moto_only: None) -> None:
+    # Given moto's own URL tables for the backends the runtime uses
+    with mock_aws():
+        boto3.client("s3", region_name=ids.REGION).list_buckets()
+        backend = s3_backends[ids.ACCOUNT]["aws"]
+        ddb = dynamodb_backends[ids.ACCOUNT][ids.REGION]
+        by_moto = (backend.urls, ddb.urls)
+        # When computed with the adaptations (twice: the second from the cache)
+        install_fast_moto()
+        first, second = (backend.urls, ddb.urls), (backend.urls, ddb.urls)
+    # Then they are the same tables, and a caller cannot change the cached one
+    assert first == by_moto == second
+    second[0].clear()
+    assert backend.urls == by_moto[0]
+    assert isinstance(base_backend.BaseBackend.__dict__["urls"], property)
+
+
+# -- the emulator's S3 read ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def versioned_bucket() -> Iterator[Any]:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=ids.REGION)
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        yield s3
+
+
+def test_the_reader_returns_what_get_object_returns_version_by_version(versioned_bucket: Any) -> None:
+    # Given two versions of one key
+    s3 = versioned_bucket
+    first = s3.put_object(Bucket=BUCKET, Key="a.png", Body=image(colour=(1, 2, 3)))["VersionId"]
+    s3.put_object(Bucket=BUCKET, Key="a.png", Body=image(colour=(4, 5, 6)))
+    read = moto_s3_reader(ids.ACCOUNT)
+
+    # When read with and without a version, Then the sizes and bytes are GetObject's
+    for version in (first, None):
+        request = {"Bucket": BUCKET, "Key": "a.png"} | ({"VersionId": version} if version else {})
+        expected = s3.get_object(**request)
+        size, data = read(BUCKET, "a.png", version)
+        assert size == expected["ContentLength"]
+        assert data() == expected["Body"].read()
+
+
+def test_the_reader_finds_no_object_where_get_object_fails(versioned_bucket: Any) -> None:
+    # Given a key deleted behind a delete marker and one that exists
+    s3 = versioned_bucket
+    s3.put_object(Bucket=BUCKET, Key="gone.png", Body=image())
+    s3.delete_object(Bucket=BUCKET, Key="gone.png")
+    s3.put_object(Bucket=BUCKET, Key="here.png", Body=image())
+    read = moto_s3_reader(ids.ACCOUNT)
+
+    # When reading what GetObject cannot return, Then each is "no such object"
+    for bucket, key, version in (
+        ("no-such-bucket", "here.png", None),
+        (BUCKET, "missing.png", None),
+        (BUCKET, "gone.png", None),
+        (BUCKET, "here.png", "not-a-version"),
+    ):
+        with pytest.raises(ClientError):
+            s3.get_object(Bucket=bucket, Key=key, **({"VersionId": version} if version else {}))
+        with pytest.raises(LookupError):
+            read(bucket, key, version)
+
+
+def test_the_emulator_with_a_reader_rejects_as_with_a_client(versioned_bucket: Any) -> None:
+    # Given an emulator reading moto's store, a running model, one image and one oversized declared object
+    reads: list[str] = []
+
+    def reader(bucket: str, key: str, version: str | None) -> tuple[int, Callable[[], bytes]]:
+        if key == "huge.png":
+            return 16 * 1024 * 1024, lambda: reads.append(key) or b""  # type: ignore[func-returns-value]
+        return moto_s3_reader(ids.ACCOUNT)(bucket, key, version)
+
+    versioned_bucket.put_object(Bucket=BUCKET, Key="x.png", Body=image())
+    emu = CustomLabelsEmulator(s3_reader=reader)
+    emu.add_model(project_arn=PROJECT_ARN, project_version_arn=VERSION_ARN, status="RUNNING")
+
+    def detect(key: str) -> str:
+        try:
+            emu.detect_custom_labels(ProjectVersionArn=VERSION_ARN, Image={"S3Object": {"Bucket": BUCKET, "Name": key}})
+        except ClientError as exc:
+            return str(exc.response["Error"]["Code"])
+        return "ok"
+
+    # When detecting an existing, a missing and an oversized object
+    # Then the first is read, the second is InvalidS3Object, the third too large before any byte is read
+    assert detect("x.png") == "ok"
+    assert detect("missing.png") == "InvalidS3ObjectException"
+    assert detect("huge.png") == "ImageTooLargeException"
+    assert reads == []
+
+
+def test_the_item_size_limit_is_moto_s_to_the_byte(moto_only: None) -> None:
+    # Given items of 40 attributes just under and just over moto's limit (405,000 bytes of names + values)
+    def item(pk: str, total: int) -> dict[str, Any]:
+        names = [f"a{i:02d}" for i in range(40)]  # 3 bytes each
+        keys = {"pk": {"S": pk}, "sk": {"S": "s"}}
+        room = total - sum(len(k) + len(v["S"]) for k, v in keys.items()) - 3 * len(names)
+        sizes = [room // len(names)] * len(names)
+        sizes[-1] += room - sum(sizes)
+        return {**keys, **{n: {"S": "x" * size} for n, size in zip(names, sizes, strict=True)}}
+
+    def put_both() -> list[str]:
+        outcomes = []
+        with mock_aws():
+            ddb = boto3.client("dynamodb", region_name=ids.REGION)
+            create_results_table(ddb, TABLE)
+            for pk, total in (("fits", 405_000), ("over", 405_001)):
+                try:
+                    ddb.put_item(TableName=TABLE, Item=item(pk, total))
+                    stored = ddb.get_item(TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": "s"}})["Item"]
+                    outcomes.append(f"stored {sum(len(k) + len(v['S']) for k, v in stored.items())}")
+                except ClientError as exc:
+                    outcomes.append(f"{exc.response['Error']['Code']}: {exc.response['Error']['Message']}")
+        return outcomes
+
+    # When put by moto's code, then with the adaptations
+    by_moto, fast = _with_and_without(put_both)
+
+    # Then the same item fits, the same is rejected, with the same error
+    assert by_moto == fast
+    assert fast[0] == "stored 405000" and fast[1].startswith("ValidationException")
