@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.support import ids
 from tests.support.events import FakeLambdaContext
@@ -33,6 +34,14 @@ os.environ.update(
         "POWERTOOLS_DEV": "false",
     }
 )
+
+
+# The property tests assert what parsing does, not how fast examples are drawn: make test runs them in a worker
+# beside the rest of the suite on a shared machine, where one draw was seen to wait 10 s for the CPU (a
+# FailedHealthCheck "input generation is slow", nothing about the code under test). Generation speed and
+# per-example deadlines are therefore not checked; every property still runs all its examples.
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
 
 
 @pytest.fixture
