@@ -38,6 +38,14 @@ affected. Each adaptation, why, and what is preserved:
   from its URL bases and paths. Both are functions of the class and of the backend's URL bases (and of the
   ISO-regions setting), fixed once moto is imported, so they are computed once per class and per
   (backend class, URL bases, ISO setting).
+* **Clients of Step Functions tasks.** moto's interpreter creates a new boto3 client (tens of milliseconds:
+  the service model, the endpoint rules, the event hooks) for every ``aws-sdk`` and optimized-integration task
+  it runs, several per controller loop iteration. :func:`_cached_task_client` keeps one per region and
+  service (boto3's low-level clients are thread-safe) for as long as the process's botocore hooks are the
+  same: the key holds ``botocore.handlers.BUILTIN_HANDLERS`` (where moto and every
+  :class:`~localrun.intercept.Interception`, the emulator's included, register), the default boto3 session
+  and whether moto intercepts, so a task after an interception came or went gets a new client, as before
+  (moto's ignores a task's ``Credentials``: its clients all sign with placeholder keys).
 * **The emulator's S3 read.** DetectCustomLabels with an ``S3Object`` makes Rekognition read the object inside
   AWS; the caller's SDK is not involved. The emulator used to do it with a boto3 GetObject of its own, a
   whole second request (signing, routing, moto's S3 handler, response parsing) per image.
@@ -51,15 +59,19 @@ affected. Each adaptation, why, and what is preserved:
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+import boto3
+from botocore import handlers as botocore_handlers
 from botocore.utils import merge_dicts
 from moto import settings as moto_settings
 from moto.core import (
     base_backend as moto_base_backend,
+    models as moto_core_models,
     responses as moto_responses,
     serialize as moto_serialize,
     utils as moto_utils,
@@ -73,6 +85,10 @@ from moto.dynamodb.models.utilities import bytesize, find_nested_key
 from moto.dynamodb.parsing import expressions as moto_expressions
 from moto.s3.models import FakeKey, s3_backends
 from moto.s3.utils import ARCHIVE_STORAGE_CLASSES
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: F401  # imports the users
+    state_task_service_aws_sdk,
+)
+from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
 
 from localrun.moto_adapt import moto_request_lock
 
@@ -233,6 +249,35 @@ def moto_s3_reader(
 
 # -- installation ------------------------------------------------------------------------------------------------
 
+_moto_boto_client_for = moto_boto_client.boto_client_for
+# The modules of moto's interpreter that imported boto_client_for by name (each gets the cached one).
+_TASK_CLIENT_USERS = tuple(
+    module
+    for name, module in list(sys.modules.items())
+    if name.startswith("moto.stepfunctions.parser.")
+    and getattr(module, "boto_client_for", None) is _moto_boto_client_for
+)
+
+
+@lru_cache(maxsize=64)
+def _task_client(region: str, service: str, _hooks: tuple[Any, ...], _session: int, _intercepting: bool) -> Any:
+    return _moto_boto_client_for(region, service)
+
+
+def _cached_task_client(region: str, service: str, state_credentials: Any = None) -> Any:
+    """moto's ``boto_client_for``, one client per region, service and set of botocore hooks (moto's ignores
+    ``state_credentials``: every task client signs with the same placeholder keys)."""
+    del state_credentials
+    hooks = tuple(botocore_handlers.BUILTIN_HANDLERS)
+    return _task_client(region, service, hooks, id(boto3.DEFAULT_SESSION), moto_core_models.botocore_stubber.enabled)
+
+
+def _use_task_client(client_for: Callable[..., Any]) -> None:
+    moto_boto_client.boto_client_for = client_for
+    for module in _TASK_CLIENT_USERS:
+        module.boto_client_for = client_for  # type: ignore[attr-defined]
+
+
 _lock = threading.Lock()
 _installed = {"done": False}
 
@@ -248,6 +293,7 @@ def install_fast_moto() -> None:
         dynamo_type.Item.project = _project  # type: ignore[method-assign]
         moto_responses.method_names_from_class = _method_names  # type: ignore[attr-defined]  # the name responses.py calls
         moto_base_backend.BaseBackend.urls = property(_backend_urls)  # type: ignore[method-assign,assignment]
+        _use_task_client(_cached_task_client)
         _installed["done"] = True
 
 
@@ -266,6 +312,8 @@ def remove_fast_moto() -> None:
         dynamo_type.Item.project = _moto_project  # type: ignore[method-assign]
         moto_responses.method_names_from_class = _moto_method_names_from_class  # type: ignore[attr-defined]
         moto_base_backend.BaseBackend.urls = _moto_urls  # type: ignore[method-assign]
+        _use_task_client(_moto_boto_client_for)
+        _task_client.cache_clear()
         _installed["done"] = False
 
 

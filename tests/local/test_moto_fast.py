@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,6 +19,8 @@ from moto.s3.models import s3_backends
 
 from localrun import moto_fast
 from localrun.emulator import CustomLabelsEmulator
+from localrun.intercept import Interception, success_response
+from localrun.moto_adapt import MOTO_CONFIG, install_sdk_field_names
 from localrun.moto_fast import install_fast_moto, moto_s3_reader, remove_fast_moto
 from localrun.resources import create_results_table
 from tests.support import ids
@@ -301,3 +305,60 @@ def test_the_item_size_limit_is_moto_s_to_the_byte(moto_only: None) -> None:
     # Then the same item fits, the same is rejected, with the same error
     assert by_moto == fast
     assert fast[0] == "stored 405000" and fast[1].startswith("ValidationException")
+
+
+def test_step_functions_tasks_share_a_client_until_the_botocore_hooks_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the adaptations, and a count of the clients moto's interpreter really creates
+    install_fast_moto()
+    created: list[str] = []
+    create = moto_fast._moto_boto_client_for
+
+    def counting(region: str, service: str, state_credentials: Any = None) -> Any:
+        created.append(service)
+        return create(region, service, state_credentials)
+
+    monkeypatch.setattr(moto_fast, "_moto_boto_client_for", counting)
+    moto_fast._task_client.cache_clear()
+    definition = json.dumps(
+        {
+            "StartAt": "Describe",
+            "States": {
+                "Describe": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::aws-sdk:rekognition:describeProjectVersions",
+                    "Parameters": {"ProjectArn": PROJECT_ARN},
+                    "End": True,
+                }
+            },
+        }
+    )
+    install_sdk_field_names()
+    with mock_aws(config=MOTO_CONFIG):
+        sfn = boto3.client("stepfunctions", region_name=ids.REGION)
+        arn = sfn.create_state_machine(name="m", definition=definition, roleArn=f"arn:aws:iam::{ids.ACCOUNT}:role/r")[
+            "stateMachineArn"
+        ]
+
+        def run(name: str) -> dict[str, Any]:
+            execution = sfn.start_execution(stateMachineArn=arn, name=name)["executionArn"]
+            for _ in range(1000):
+                described = sfn.describe_execution(executionArn=execution)
+                if described["status"] != "RUNNING":
+                    return dict(described)
+                time.sleep(0.01)
+            raise AssertionError("execution still running")
+
+        statuses = []
+        # When three executions run their task under the emulator, then one under an interception installed since
+        with CustomLabelsEmulator() as emulator:
+            emulator.add_model(project_arn=PROJECT_ARN, project_version_arn=VERSION_ARN, status="RUNNING")
+            statuses += [
+                json.loads(run(f"a{i}")["output"])["ProjectVersionDescriptions"][0]["Status"] for i in range(3)
+            ]
+        answer = success_response({"ProjectVersionDescriptions": [{"Status": "FAILED"}]})
+        with Interception("before-call.rekognition.DescribeProjectVersions", lambda **_: answer):
+            statuses.append(json.loads(run("b")["output"])["ProjectVersionDescriptions"][0]["Status"])
+
+    # Then the first three shared one client, and the fourth got a new one, which the interception answers
+    assert created == ["rekognition", "rekognition"]
+    assert statuses == ["RUNNING", "RUNNING", "RUNNING", "FAILED"]

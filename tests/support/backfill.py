@@ -17,6 +17,7 @@ from moto import mock_aws
 
 from infra.config import PipelineConfig
 from localrun.moto_adapt import MOTO_CONFIG, cache_parsed_definitions, install_sdk_field_names, seed_moto_ids
+from localrun.moto_fast import install_fast_moto
 from localrun.moto_jsonata import install_moto_jsonata
 from localrun.world import Names, World
 from tests.support.configs import model_block
@@ -107,6 +108,7 @@ def backfill_world(config: PipelineConfig) -> Iterator[BackfillEnv]:
     install_sdk_field_names()
     cache_parsed_definitions()
     seed_moto_ids()
+    install_fast_moto()
     paginate_moto_item_reader()
     with mock_aws(config=MOTO_CONFIG), emulate_moto_backfill() as emulated:
 

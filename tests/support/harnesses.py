@@ -26,6 +26,7 @@ from localrun.clock import ManualClock
 from localrun.emulator import CustomLabelsEmulator
 from localrun.intercept import Interception, error_response
 from localrun.moto_adapt import MOTO_CONFIG, cache_parsed_definitions, install_sdk_field_names, seed_moto_ids
+from localrun.moto_fast import install_fast_moto
 from localrun.moto_jsonata import install_moto_jsonata
 from localrun.world import ModelResources, Names, World
 from tests.support.ids import MODEL, PREFIX, PROJECT_ARN, REGION, VERSION_ARN
@@ -286,6 +287,7 @@ def controller_harness(
     install_sdk_field_names()
     cache_parsed_definitions()
     seed_moto_ids()
+    install_fast_moto()
     config = controller_config()
     options: dict[str, Any] = {"start_delay_seconds": 0.0, "stop_delay_seconds": 0.0, **(emulator_options or {})}
     with mock_aws(config=MOTO_CONFIG), CustomLabelsEmulator(clock=clock, **options) as emulator:
