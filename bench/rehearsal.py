@@ -62,7 +62,7 @@ class ScalingRow:
     uploads: int
     generate_seconds: float
     wall_seconds: float  # run_directory: runtime set-up, upload, drain, stop (generation excluded)
-    peak_rss_mb: float  # ru_maxrss of the process that ran it
+    peak_rss_mb: float  # the peak resident set of the process that ran it (_peak_rss_mb)
     sessions: int
     iu_seconds: float
     lower_iu_seconds: float
@@ -165,7 +165,7 @@ def measure_one(images: int, *, bad_files: bool = True, timeout_seconds: float =
         uploads=len(result.keys),
         generate_seconds=generated,
         wall_seconds=wall,
-        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,  # KiB on Linux
+        peak_rss_mb=_peak_rss_mb(),
         sessions=len(result.sessions),
         iu_seconds=result.inference_unit_seconds,
         lower_iu_seconds=lower,
@@ -176,6 +176,17 @@ def measure_one(images: int, *, bad_files: bool = True, timeout_seconds: float =
         completed=result.completed,
         cpu_seconds=cpu,
     )
+
+
+def _peak_rss_mb() -> float:
+    """This process's own peak RSS. Linux's ``ru_maxrss`` carries the parent's peak across fork + exec (a size
+    run from ``python -m bench`` after B1 reported B1's 2 GB at 100 images); ``VmHWM`` is the peak of this
+    process's own memory map."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux, bytes on macOS
 
 
 def _cpu_seconds() -> float:
