@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from typing import Any
 
@@ -18,6 +17,7 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguagePa
 from localrun.moto_adapt import MOTO_CONFIG, cache_parsed_definitions, seed_moto_ids, serialize_moto_requests
 from localrun.moto_jsonata import install_moto_jsonata
 from localrun.world import placeholder_zip, trust_policy
+from tests.support.backfill import wait_for_execution
 
 
 def test_serialized_moto_survives_concurrent_transactions_on_one_table() -> None:
@@ -74,15 +74,6 @@ def _counting_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return parsed
 
 
-def _wait(sfn: Any, arn: str) -> dict[str, Any]:
-    for _ in range(500):
-        described = sfn.describe_execution(executionArn=arn)
-        if described["status"] != "RUNNING":
-            return dict(described)
-        time.sleep(0.01)
-    raise AssertionError("execution still running")
-
-
 def test_a_definition_is_parsed_once_per_process_and_every_execution_runs_its_own_copy(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -109,9 +100,10 @@ def test_a_definition_is_parsed_once_per_process_and_every_execution_runs_its_ow
         ]
         outputs = [
             json.loads(
-                _wait(
+                wait_for_execution(
                     sfn,
                     sfn.start_execution(stateMachineArn=arn, name=f"n{n}", input=json.dumps({"n": n}))["executionArn"],
+                    10,
                 )["output"]
             )
             for arn in arns

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -24,6 +23,7 @@ from localrun.moto_adapt import MOTO_CONFIG, install_sdk_field_names
 from localrun.moto_fast import install_fast_moto, moto_s3_reader, remove_fast_moto
 from localrun.resources import create_results_table
 from tests.support import ids
+from tests.support.backfill import wait_for_execution
 from tests.support.emulator import PROJECT_ARN, VERSION_ARN
 from tests.support.images import image
 
@@ -340,13 +340,7 @@ def test_step_functions_tasks_share_a_client_until_the_botocore_hooks_change(mon
         ]
 
         def run(name: str) -> dict[str, Any]:
-            execution = sfn.start_execution(stateMachineArn=arn, name=name)["executionArn"]
-            for _ in range(1000):
-                described = sfn.describe_execution(executionArn=execution)
-                if described["status"] != "RUNNING":
-                    return dict(described)
-                time.sleep(0.01)
-            raise AssertionError("execution still running")
+            return wait_for_execution(sfn, sfn.start_execution(stateMachineArn=arn, name=name)["executionArn"], 10)
 
         statuses = []
         # When three executions run their task under the emulator, then one under an interception installed since
