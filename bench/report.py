@@ -232,7 +232,7 @@ def b5_section(rows: list[ScalingRow], command: str = B5_CMD) -> list[str]:
         "moto S3 / SQS / DynamoDB / EventBridge, the emulator), default `RuntimeOptions` (start 300 s, stop",
         "60 s, unpaced `VirtualClock`) and cdk.json's model (5 TPS, 1 IU, idle grace 300 s, drain poll 60 s).",
         "Each size runs in a fresh interpreter (`python -m bench.rehearsal --one N --json`), so peak RSS",
-        "(`ru_maxrss`) is that run's alone. Wall = `run_directory` (runtime set-up, upload, drain, stop);",
+        "(`VmHWM`) is that run's alone. Wall = `run_directory` (runtime set-up, upload, drain, stop);",
         "generating the dataset is not counted; CPU = user + system CPU of the process over the same span",
         "(the machine is shared: CPU moves less than wall with other people's load). Billed IU-seconds are",
         "the emulator's meter (virtual time); the analytic lower bound is start delay + uploads ÷ (TPS × IUs)",
