@@ -42,12 +42,12 @@ from bench.sim import (
     controller_settings,
     lower_bound,
     lower_bound_sessions,
+    phases,
     simulate,
 )
 from bench.traces import DAY, Trace
 from infra.config import Lifecycle, LifecycleMode, ModelConfig, PipelineConfig, Schedule
 from localrun.clock import VirtualClock
-from localrun.emulator import BillingSession
 from localrun.rehearsal import Rehearsal, ResultRow
 from localrun.runtime import LOCAL_BUCKET, OfflineRuntime, RuntimeOptions
 from localrun.triggers import Triggers
@@ -217,14 +217,6 @@ def _latency(row: ResultRow) -> float:
 
 def _parse(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def phases(session: BillingSession) -> tuple[float, float, float]:
-    """Seconds STARTING, RUNNING (until the stop request) and STOPPING of one billed session."""
-    start, running = session.start_requested_at, session.running_at or session.start_requested_at
-    stop = session.stop_requested_at or running
-    end = session.ended_at or stop
-    return running - start, stop - running, end - stop
 
 
 Progress = Callable[[str], None]

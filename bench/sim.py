@@ -138,16 +138,11 @@ class Controller:
     def _start(self, world: World, window_end: float | None) -> None:
         self.executions += 1
         world.start_model()
-        self.state, self.next_at, self.window_end, self.idle_since = "STARTING", world.t, window_end, None
+        self.state, self.window_end, self.idle_since = "STARTING", window_end, None
         self.next_at = world.t + self.settings.start_poll_interval_seconds
 
     def _triggers(self, world: World) -> None:
         trace, t, s = world.trace, world.t, self.settings
-        if trace.mode == "manual":  # one execution at t = 0
-            if not self.scheduled_done:
-                self.scheduled_done = True
-                self._start(world, None)
-            return
         if trace.mode == "scheduled" and not self.scheduled_done and trace.window_open is not None:
             fire = trace.window_open - s.lead_seconds
             if t >= fire:
@@ -354,11 +349,11 @@ def simulate(
         lower_bound_iu_hours=lower / 3600.0,
         start_latency_hours=lb_sessions * start_delay / 3600.0,
         over_target=sum(1 for x in world.latencies if target is not None and x > target),
-        phases=[] if always_on else [_phases(b) for b in billing.sessions],
+        phases=[] if always_on else [phases(b) for b in billing.sessions],
     )
 
 
-def _phases(session: BillingSession) -> tuple[float, float, float]:
+def phases(session: BillingSession) -> tuple[float, float, float]:
     """Seconds STARTING, RUNNING (until stop requested) and STOPPING of one billed session."""
     start, running = session.start_requested_at, session.running_at or session.start_requested_at
     stop = session.stop_requested_at or running

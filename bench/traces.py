@@ -14,7 +14,7 @@ class Trace:
 
     name: str
     arrivals: tuple[float, ...]
-    mode: str  # "scheduled", "on_demand" or "manual" (one session at t = 0)
+    mode: str  # "scheduled" or "on_demand"
     latency_target_seconds: float | None = None
     window_open: float | None = None  # scheduled: when the batch window opens (seconds from trace start)
     window_seconds: float = 2 * 3600.0
