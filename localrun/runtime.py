@@ -36,19 +36,12 @@ from lambdas.detect.ports import PublishClaim, ResultsRepository
 from lambdas.detect.wiring import build_dependencies
 from localrun.clock import VirtualClock
 from localrun.emulator import CustomLabelsEmulator, Faults, Manifest
-from localrun.moto_adapt import (
-    MOTO_CONFIG,
-    cache_parsed_definitions,
-    install_sdk_field_names,
-    seed_moto_ids,
-    serialize_moto_requests,
-)
-from localrun.moto_fast import install_fast_moto, moto_s3_reader
-from localrun.moto_jsonata import install_moto_jsonata
+from localrun.moto_adapt import MOTO_CONFIG, serialize_moto_requests
+from localrun.moto_fast import moto_s3_reader
 from localrun.moto_linear import install_linear_moto
 from localrun.moto_time import virtual_time
 from localrun.poller import EventSourcePoller
-from localrun.world import ACCOUNT, ModelResources, Names, World
+from localrun.world import ACCOUNT, ModelResources, Names, World, adapt_moto
 
 # Collector thresholds while a runtime lives (Python's default: 700, 10, 10). moto keeps every resource, item
 # and message as Python objects, and with the defaults the collector re-walks them more and more often as a
@@ -118,13 +111,9 @@ class OfflineRuntime:
         self._quiet_lambda_logs()
         self._stack.callback(gc.set_threshold, *gc.get_threshold())  # restored on exit
         gc.set_threshold(*_GC_THRESHOLDS)
-        install_moto_jsonata()
-        install_sdk_field_names()
+        adapt_moto()
         install_linear_moto()
-        install_fast_moto()
         serialize_moto_requests()
-        cache_parsed_definitions()
-        seed_moto_ids()
         # The calling thread drives the simulation: it is an actor for the runtime's whole life, so simulated
         # time moves only while it waits (Rehearsal.run), never while it uploads or inspects.
         self._stack.enter_context(self.clock.acting())

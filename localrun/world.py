@@ -21,7 +21,9 @@ from infra import constants
 from infra.config import LifecycleMode, ModelConfig, PipelineConfig
 from infra.statemachines import deployed_backfill, deployed_controller
 from lambdas.common import ingest
-from localrun.moto_adapt import moto_definition
+from localrun.moto_adapt import cache_parsed_definitions, install_sdk_field_names, moto_definition, seed_moto_ids
+from localrun.moto_fast import install_fast_moto
+from localrun.moto_jsonata import install_moto_jsonata
 from localrun.resources import create_control_table, create_results_table
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -81,6 +83,17 @@ class BacklogRule:
 def has_backlog_alarm(model: ModelConfig) -> bool:
     """Whether the construct gives ``model`` a backlog alarm (and the rule it triggers)."""
     return model.lifecycle.mode in (LifecycleMode.ON_DEMAND, LifecycleMode.BOTH)
+
+
+def adapt_moto() -> None:
+    """The moto adaptations every offline world needs, before moto starts (idempotent; offline only): the JSONata
+    evaluator, Step Functions' aws-sdk field names, one parse per definition, seeded resource ids, the
+    constant-cost request paths (``localrun/moto_adapt.py``, ``moto_jsonata.py``, ``moto_fast.py``)."""
+    install_moto_jsonata()
+    install_sdk_field_names()
+    cache_parsed_definitions()
+    seed_moto_ids()
+    install_fast_moto()
 
 
 def trust_policy(service: str) -> str:

@@ -16,10 +16,8 @@ import boto3
 from moto import mock_aws
 
 from infra.config import PipelineConfig
-from localrun.moto_adapt import MOTO_CONFIG, cache_parsed_definitions, install_sdk_field_names, seed_moto_ids
-from localrun.moto_fast import install_fast_moto
-from localrun.moto_jsonata import install_moto_jsonata
-from localrun.world import Names, World
+from localrun.moto_adapt import MOTO_CONFIG
+from localrun.world import Names, World, adapt_moto
 from tests.support.configs import model_block
 from tests.support.ids import REGION
 from tests.support.moto_backfill import (
@@ -104,11 +102,7 @@ def wait_for_execution(sfn: Any, arn: str, timeout: float) -> dict[str, Any]:
 def backfill_world(config: PipelineConfig) -> Iterator[BackfillEnv]:
     """moto with the moto adaptations, an unversioned bucket, the results table, model ``produce``'s queue,
     a stand-in controller and the real backfill definition."""
-    install_moto_jsonata()
-    install_sdk_field_names()
-    cache_parsed_definitions()
-    seed_moto_ids()
-    install_fast_moto()
+    adapt_moto()
     paginate_moto_item_reader()
     with mock_aws(config=MOTO_CONFIG), emulate_moto_backfill() as emulated:
 

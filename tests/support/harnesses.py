@@ -25,10 +25,8 @@ from lambdas.common import contract
 from localrun.clock import ManualClock
 from localrun.emulator import CustomLabelsEmulator
 from localrun.intercept import Interception, error_response
-from localrun.moto_adapt import MOTO_CONFIG, cache_parsed_definitions, install_sdk_field_names, seed_moto_ids
-from localrun.moto_fast import install_fast_moto
-from localrun.moto_jsonata import install_moto_jsonata
-from localrun.world import ModelResources, Names, World
+from localrun.moto_adapt import MOTO_CONFIG
+from localrun.world import ModelResources, Names, World, adapt_moto
 from tests.support.ids import MODEL, PREFIX, PROJECT_ARN, REGION, VERSION_ARN
 
 # The controller suite's resource names (the operator-command suite's "deployed" manifest names them too).
@@ -283,11 +281,7 @@ def controller_harness(
 ) -> Iterator[ControllerHarness]:
     """moto + the emulator + one model's world (queue, DLQ, mapping, control table, bus with an event capture,
     backlog alarm) and its controller. ``model_status`` ``ABSENT``: the project has no such version."""
-    install_moto_jsonata()
-    install_sdk_field_names()
-    cache_parsed_definitions()
-    seed_moto_ids()
-    install_fast_moto()
+    adapt_moto()
     config = controller_config()
     options: dict[str, Any] = {"start_delay_seconds": 0.0, "stop_delay_seconds": 0.0, **(emulator_options or {})}
     with mock_aws(config=MOTO_CONFIG), CustomLabelsEmulator(clock=clock, **options) as emulator:
