@@ -146,6 +146,7 @@ class VirtualClock:
         self.jumps = 0  # how many times time moved (progress displays, benchmarks)
         self._halted = False
         self._channels: dict[Hashable, list[_Sleeper]] = {}
+        self._notified: dict[Hashable, int] = {}
 
     # -- reading --------------------------------------------------------------------------------------
 
@@ -264,6 +265,7 @@ class VirtualClock:
     def notify(self, channel: Hashable) -> int:
         """Wake, now, every actor sleeping on ``channel``; returns how many."""
         with self._cond:
+            self._notified[channel] = self._notified.get(channel, 0) + 1
             sleepers = [s for s in self._channels.pop(channel, []) if not s.woken]
             for sleeper in sleepers:
                 sleeper.woken = sleeper.notified = True
@@ -271,6 +273,12 @@ class VirtualClock:
             if sleepers:
                 self._cond.notify_all()
             return len(sleepers)
+
+    def notifications(self, channel: Hashable) -> int:
+        """How many times ``channel`` was notified so far: a reader that remembers it knows whether what the
+        channel announces (a mapping update) happened since it last looked."""
+        with self._cond:
+            return self._notified.get(channel, 0)
 
     def sleep_until(self, deadline: float) -> None:
         """Wait until simulated time ``deadline``."""

@@ -55,6 +55,11 @@ affected. Each adaptation, why, and what is preserved:
   no key, no such version, a delete marker, an archived object not restored), which the emulator turns
   into ``InvalidS3ObjectException`` as before. The caller's DetectCustomLabels request itself still goes
   through botocore and the emulator's validation against the rekognition model.
+* **Loading a service model.** moto reads each service's botocore model (for serializing responses and
+  paginating) through a new botocore ``Loader`` every time, and a new loader lists every service directory
+  botocore ships before it reads one (~50 ms each). :func:`_load_service_model` reads through the loader of
+  boto3's default session, which the runtime's clients also load their models with, so the directory is listed
+  and each model file decoded once; the files read and the model returned are the same.
 """
 
 from __future__ import annotations
@@ -67,6 +72,7 @@ from typing import Any
 
 import boto3
 from botocore import handlers as botocore_handlers
+from botocore.loaders import Loader
 from botocore.utils import merge_dicts
 from moto import settings as moto_settings
 from moto.core import (
@@ -247,6 +253,18 @@ def moto_s3_reader(
     return read
 
 
+# -- service models ----------------------------------------------------------------------------------------------
+
+_moto_load_service_model = moto_utils._load_service_model
+
+
+def _load_service_model(service_name: str, model_name: str) -> dict[str, Any]:
+    """moto's ``_load_service_model`` through the loader of boto3's default session (the one the runtime's
+    clients are made with), not a new loader per model: each file is read and decoded once per process."""
+    loader: Loader = boto3._get_default_session()._session.get_component("data_loader")
+    return loader.load_service_model(service_name, model_name)  # type: ignore[no-any-return]
+
+
 # -- installation ------------------------------------------------------------------------------------------------
 
 _moto_boto_client_for = moto_boto_client.boto_client_for
@@ -294,6 +312,7 @@ def install_fast_moto() -> None:
         moto_responses.method_names_from_class = _method_names  # type: ignore[attr-defined]  # the name responses.py calls
         moto_base_backend.BaseBackend.urls = property(_backend_urls)  # type: ignore[method-assign,assignment]
         _use_task_client(_cached_task_client)
+        moto_utils._load_service_model = _load_service_model
         _installed["done"] = True
 
 
@@ -314,6 +333,7 @@ def remove_fast_moto() -> None:
         moto_base_backend.BaseBackend.urls = _moto_urls  # type: ignore[method-assign]
         _use_task_client(_moto_boto_client_for)
         _task_client.cache_clear()
+        moto_utils._load_service_model = _moto_load_service_model
         _installed["done"] = False
 
 

@@ -6,10 +6,23 @@ evaluates expressions with jsonata-java in a JVM, moto removed that bridge and l
 ``moto.stepfunctions.parser.asl.jsonata.jsonata._eval_jsonata`` empty (calling it fails).
 ``jsonata-python`` is a port of that same jsonata-java implementation, so plugging it into the hook
 gives the semantics the interpreter was written against. The CDK app never imports this module.
+
+moto hands the evaluator one text per evaluation: the expression inside a block that first declares
+``$states`` and every variable with its value written out as JSON (``($states := {...}; $x := ...; expr)``),
+so the text changes with every input and nearly every evaluation was a fresh parse (two thirds of a
+controller loop's host time). :func:`install_moto_jsonata` also makes the two expression components pass
+those values as jsonata-python *bindings* of the unchanged expression text, which is parsed once per thread:
+the same names with the same values (moto's own JSON encoding, then decoded, so the values are exactly what
+moto's text declared; a JSON ``null`` variable is bound as JSONata null, not undefined). One difference, in
+AWS's favour: moto writes a string value between quotes without escaping it (a value holding ``"`` broke the
+text), and a binding takes it as it is. ``$states`` is bound whole (moto declared only the members the
+expression names; unnamed members cannot be read either way). Intrinsic function declarations
+(``$partition`` …) are constant text, and stay in the expression.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +32,12 @@ from typing import Any
 
 import jsonata  # type: ignore[import-untyped]  # jsonata-python ships no type information
 from jsonata.utils import Utils  # type: ignore[import-untyped]
+from moto.stepfunctions.parser.asl.component.common.query_language import QueryLanguageMode
+from moto.stepfunctions.parser.asl.component.common.string import string_expression as moto_strings
+from moto.stepfunctions.parser.asl.component.intrinsic.jsonata import get_intrinsic_functions_declarations
 from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
+from moto.stepfunctions.parser.asl.jsonata.validations import validate_jsonata_expression_output
+from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
 
 @lru_cache(maxsize=4096)
@@ -32,19 +50,68 @@ def _compile(expression: str, thread_id: int) -> Any:
     return jsonata.Jsonata(expression)
 
 
-def _evaluate(expression: str) -> Any:
+# The bindings of the component evaluating on this thread: moto's output validation evaluates ``$type(<text>)``
+# through the hook, which must see the same variables.
+_component = threading.local()
+
+
+def _evaluate(expression: str, bindings: dict[str, Any] | None = None) -> Any:
+    if bindings is None:
+        bindings = getattr(_component, "bindings", None)
     compiled = _compile(expression, threading.get_ident())
     # jsonata-python 0.7.1 answers $millis() / $now() from ``Jsonata.CURRENT``, which its constructor
     # sets and evaluate() does not: a cached expression read the clock of the last one *parsed* on this
     # thread (up to 0.56 s stale in the controller tests; tests/jsonata/test_engines_agree.py). AWS's
     # jsonata 2.0.6 reads the clock once per evaluation, which pointing CURRENT at it restores.
     jsonata.Jsonata.CURRENT.jsonata = compiled
-    return compiled.evaluate(None)
+    return compiled.evaluate(None, bindings)
+
+
+def _bindings(env: Any, *, states: bool = True) -> dict[str, Any]:
+    """``$states`` and the variables in scope, as moto's declarations give them (inner scope over outer)."""
+    store = env.variable_store
+    values = {"states": env.states._states_data} if states else {}
+    values.update(store._outer_scope)
+    values.update(store._inner_scope)
+    decoded: dict[str, Any] = json.loads(to_json_str(values, separators=(",", ":")))
+    return {name: Utils.NULL_VALUE if value is None else value for name, value in decoded.items()}
+
+
+def _functions(expression: str) -> str:
+    references = sorted(moto_jsonata.extract_jsonata_variable_references(expression))
+    return str(get_intrinsic_functions_declarations(variable_references=references))  # type: ignore[arg-type]
+
+
+def _jsonata_body(self: Any, env: Any) -> None:
+    """``StringJSONata._eval_body`` with bindings (the module docstring says why)."""
+    text = moto_jsonata.compose_jsonata_expression(self.expression, [_functions(self.expression)])
+    _component.bindings = _bindings(env)
+    try:
+        result = _evaluate(text)
+        validate_jsonata_expression_output(env, self.expression, text, result)
+    finally:
+        _component.bindings = None
+    env.stack.append(result)
+
+
+def _variable_sample_body(self: Any, env: Any) -> None:
+    """``StringVariableSample._eval_body`` with bindings (no intrinsic functions there; ``$states`` only in
+    JSONata mode, as in moto)."""
+    moto_jsonata.extract_jsonata_variable_references(self.expression)  # moto refuses ``$`` / ``$$`` here
+    states = self.query_language_mode == QueryLanguageMode.JSONata
+    _component.bindings = _bindings(env, states=states)
+    try:
+        result = _evaluate(f"({self.expression})")
+    finally:
+        _component.bindings = None
+    env.stack.append(result)
 
 
 def install_moto_jsonata() -> None:
     """Plug the evaluator into moto's hook (idempotent). Call before executing a JSONata state machine."""
     moto_jsonata._eval_jsonata = _evaluate
+    moto_strings.StringJSONata._eval_body = _jsonata_body  # type: ignore[method-assign]
+    moto_strings.StringVariableSample._eval_body = _variable_sample_body  # type: ignore[method-assign]
 
 
 @dataclass(frozen=True)

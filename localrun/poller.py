@@ -10,8 +10,11 @@ concurrency, or of a disabled mapping, waits. Every instance is an actor of the 
 :class:`~localrun.clock.VirtualClock`: the handler's host work takes no simulated time (only what the
 handler waits for does: the model's service time, back-off). An instance that found the queue empty
 long-polls: it waits until a message is sent to the queue, or ``long_poll_seconds`` (messages that become
-visible again after a visibility timeout or a delay are seen then); one of a disabled mapping waits for
-the mapping's next update (or ``disabled_recheck_seconds``).
+visible again after a visibility timeout or a delay are seen then) — or, when no message is in flight or
+delayed either (nothing can become visible without a send), ``disabled_recheck_seconds``; one of a disabled
+mapping waits for the mapping's next update (or ``disabled_recheck_seconds``). The mapping is read again only
+after it was updated (each update notifies the clock). Neither changes what is simulated: only how often an
+idle instance looks.
 
 moto's SQS backend is not thread-safe: two concurrent ReceiveMessage calls on one queue can pick the same
 message and one of them fails inside moto (``list.remove(x): x not in list``). The poller's own SQS calls
@@ -78,6 +81,8 @@ class EventSourcePoller:
         self._mapping_channel = mapping_channel(mapping_uuid)
         self._stop = threading.Event()
         self._sqs_lock = threading.Lock()
+        self._mapping_lock = threading.Lock()
+        self._mapping_read: tuple[int, tuple[bool, int, int]] | None = None
         self._threads: list[threading.Thread] = []
         self.stats = PollerStats()
         self.errors: list[str] = []
@@ -101,10 +106,21 @@ class EventSourcePoller:
             thread.join(timeout=30)
 
     def _mapping(self) -> tuple[bool, int, int]:
+        """The mapping's enabled state, batch size and maximum concurrency, read again only after an update.
+
+        Every UpdateEventSourceMapping notifies the mapping's clock channel (``localrun.moto_time``), after moto
+        applied it: a reading taken after the count was read is at least as new as that count, so it stays
+        good until the count moves (one GetEventSourceMapping per update, not one per poll)."""
+        updates = self._clock.notifications(self._mapping_channel)
+        with self._mapping_lock:
+            if self._mapping_read is not None and self._mapping_read[0] == updates:
+                return self._mapping_read[1]
         mapping = self._lambda.get_event_source_mapping(UUID=self._uuid)
         enabled = mapping.get("State") == "Enabled"
         batch_size = int(mapping.get("BatchSize") or 10)
         concurrency = int((mapping.get("ScalingConfig") or {}).get("MaximumConcurrency") or 2)
+        with self._mapping_lock:
+            self._mapping_read = (updates, (enabled, batch_size, concurrency))
         return enabled, batch_size, concurrency
 
     def _run(self, index: int) -> None:
@@ -125,12 +141,24 @@ class EventSourcePoller:
                 return self._disabled_recheck, self._mapping_channel
             if self._one_batch(batch_size):
                 return 0.0, None
+            if self._nothing_in_flight():
+                # Only a send can put a message in this queue now, and a send ends the wait.
+                return self._disabled_recheck, self._queue_channel
             return self._long_poll, self._queue_channel
         except Exception as exc:  # a poll (not a handler) failed: record it, back off, go on polling
             self.errors.append(f"poll: {type(exc).__name__}: {exc}")
             with self.stats.lock:
                 self.stats.poll_errors += 1
             return 1.0, None
+
+    def _nothing_in_flight(self) -> bool:
+        """No message in flight or delayed: none can become visible before the next send."""
+        with self._sqs_lock:
+            attributes = self._sqs.get_queue_attributes(
+                QueueUrl=self._queue_url,
+                AttributeNames=["ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"],
+            )["Attributes"]
+        return all(int(value) == 0 for value in attributes.values())
 
     def _one_batch(self, batch_size: int) -> int:
         with self._sqs_lock:

@@ -47,7 +47,7 @@ class _State:
     written: int
     done: bool
     status: str
-    depth: int
+    depth: int  # -1 when not read (the model was not stopped and no progress display asked for it)
     idle: bool  # no execution running, the model stopped (or failed), no lock held
 
 
@@ -242,7 +242,7 @@ class Rehearsal:
         completed = False
         with clock.acting():
             while True:
-                state = self._look(expected)
+                state = self._look(expected, depth_wanted=progress is not None)
                 if progress is not None:
                     progress(self._progress(state, len(expected), clock.now() - began_sim))
                 if state.idle:
@@ -255,14 +255,14 @@ class Rehearsal:
                 if time.monotonic() - began_wall > timeout_seconds:
                     raise RehearsalTimeoutError(
                         f"not finished after {timeout_seconds:.0f} s: {state.written}/{len(expected)} results, "
-                        f"model {state.status}, queue depth {state.depth}"
+                        f"model {state.status}, queue depth {self.queue_depth()}"
                     )
                 if pace:
                     time.sleep(step_seconds / pace)  # an actor's real wait: simulated time stands still meanwhile
                 clock.sleep(step_seconds)
         return self._result(keys, completed, began_wall, began_sim)
 
-    def _look(self, expected: set[str]) -> _State:
+    def _look(self, expected: set[str], *, depth_wanted: bool) -> _State:
         emulator = self.runtime.emulator
         assert emulator is not None
         counts = self.runtime.results_written
@@ -275,8 +275,10 @@ class Rehearsal:
             self._rows = (written, rows) if self._done else None
         done = self._done
         status = emulator.status(self.model.project_version_arn)
-        depth = self.queue_depth()
-        idle = not self.running_execution() and status in ("STOPPED", "FAILED") and not self.lock_held()
+        # While the model is starting, running or stopping no session is over: the execution, the lock and the
+        # queue (three requests) are read only once it is stopped, or when a progress display shows the depth.
+        idle = status in ("STOPPED", "FAILED") and not self.running_execution() and not self.lock_held()
+        depth = self.queue_depth() if idle or depth_wanted else -1
         return _State(written=written, done=done, status=status, depth=depth, idle=idle)
 
     def _progress(self, state: _State, uploaded: int, simulated_seconds: float) -> Progress:

@@ -54,6 +54,20 @@ def to_json(value: Any, *, top: bool = True) -> Any:
     return {"__jsonata__": f"unserializable {type(value).__name__}"}
 
 
+def binding_json(value: Any) -> Any:
+    """A binding as JSON. Bindings are input, not results: a ``None`` inside one is JSON null (what moto's
+    text declared), only ``NULL_VALUE`` needs translating."""
+    from jsonata.utils import Utils  # type: ignore[import-untyped]
+
+    if value is Utils.NULL_VALUE:
+        return None
+    if isinstance(value, dict):
+        return {str(k): binding_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [binding_json(v) for v in value]
+    return value
+
+
 def error_code(error: Exception) -> str | None:
     code = getattr(error, "error", None)
     return code if isinstance(code, str) else None
@@ -84,7 +98,7 @@ class EvaluationStore:
             self.stale_clock += 1
         record: dict[str, Any] = {
             "expression": evaluation.expression,
-            "bindings": {k: to_json(v, top=False) for k, v in evaluation.bindings.items()}
+            "bindings": {k: binding_json(v) for k, v in evaluation.bindings.items()}
             if evaluation.bindings is not None
             else None,
             "input": to_json(evaluation.input),

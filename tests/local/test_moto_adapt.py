@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -14,7 +15,14 @@ from moto import mock_aws
 from moto.core.responses import BaseResponse
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
-from localrun.moto_adapt import MOTO_CONFIG, cache_parsed_definitions, seed_moto_ids, serialize_moto_requests
+from localrun import moto_adapt
+from localrun.moto_adapt import (
+    MOTO_CONFIG,
+    asl_cache_dir,
+    cache_parsed_definitions,
+    seed_moto_ids,
+    serialize_moto_requests,
+)
 from localrun.moto_jsonata import install_moto_jsonata
 from localrun.world import placeholder_zip, trust_policy
 from tests.support.backfill import wait_for_execution
@@ -121,6 +129,71 @@ def test_a_definition_is_parsed_once_per_process_and_every_execution_runs_its_ow
         assert refused.value.response["Error"]["Message"].startswith("ASLParserException")
 
 
+def _echo_definition() -> str:
+    return json.dumps(
+        {
+            "Comment": f"disk-cache-{uuid.uuid4()}",
+            "StartAt": "Echo",
+            "States": {"Echo": {"Type": "Pass", "Parameters": {"n.$": "$.n"}, "End": True}},
+        }
+    )
+
+
+def _run_echo(definition: str, n: int) -> Any:
+    with mock_aws(config=MOTO_CONFIG):
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        arn = sfn.create_state_machine(name="m", definition=definition, roleArn="arn:aws:iam::123456789012:role/r")[
+            "stateMachineArn"
+        ]
+        execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"n": n}))["executionArn"]
+        return json.loads(wait_for_execution(sfn, execution, 10)["output"])
+
+
+def test_a_parsed_definition_is_kept_on_disk_for_the_next_process(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Given the parse cache with its directory under a fresh XDG cache home, and a definition parsed once
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cache_parsed_definitions()
+    definition = _echo_definition()
+    parsed = _counting_parses(monkeypatch)
+    assert _run_echo(definition, 1) == {"n": 1}
+    assert parsed == [definition]
+    [kept] = list(asl_cache_dir().glob("*.pickle"))
+    assert asl_cache_dir() == tmp_path / "custom-labels-pipeline" / "asl"
+
+    # When the process's own memory of it is gone (as in a new process) and the definition runs again
+    moto_adapt._parsed_program.cache_clear()
+    # Then it is not parsed again, and the execution still computes from its own input
+    assert _run_echo(definition, 7) == {"n": 7}
+    assert parsed == [definition]
+
+    # And a damaged cache file is parsed again and replaced
+    kept.write_bytes(b"not a pickle")
+    moto_adapt._parsed_program.cache_clear()
+    assert _run_echo(definition, 3) == {"n": 3}
+    assert parsed == [definition, definition]
+    assert kept.read_bytes() != b"not a pickle"
+
+
+def test_an_unwritable_cache_directory_only_costs_the_parse(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Given a cache home that is a file, so nothing can be written under it
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file, not a directory")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    cache_parsed_definitions()
+    definition = _echo_definition()
+    parsed = _counting_parses(monkeypatch)
+
+    # When a definition runs twice in this process
+    outputs = [_run_echo(definition, n) for n in (1, 2)]
+
+    # Then both executions ran, the definition was parsed once (kept in memory) and nothing was written
+    assert outputs == [{"n": 1}, {"n": 2}]
+    assert parsed == [definition]
+    assert blocker.read_text() == "a file, not a directory"
+
+
 def test_seeded_moto_ids_repeat_in_every_world() -> None:
     # Given two worlds built one after the other, each after seeding moto's ids
     uuids = []
@@ -147,3 +220,79 @@ def test_seeded_moto_ids_repeat_in_every_world() -> None:
 
     # Then both got the same UUID (so a controller definition naming it is the same text)
     assert uuids[0] == uuids[1]
+
+
+def _run_jsonata(definition: dict[str, Any], inputs: list[Any]) -> list[Any]:
+    install_moto_jsonata()
+    with mock_aws(config=MOTO_CONFIG):
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        arn = sfn.create_state_machine(
+            name="j", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/r"
+        )["stateMachineArn"]
+        described = [
+            wait_for_execution(
+                sfn, sfn.start_execution(stateMachineArn=arn, name=f"e{n}", input=json.dumps(i))["executionArn"], 10
+            )
+            for n, i in enumerate(inputs)
+        ]
+    return [json.loads(d["output"]) if d["status"] == "SUCCEEDED" else d["error"] for d in described]
+
+
+def test_jsonata_expressions_are_parsed_once_whatever_the_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a JSONata state machine reading its input and a variable (moto would write both into the text)
+    import jsonata
+
+    parsed: list[str] = []
+    init = jsonata.Jsonata.__init__
+
+    def counting(self: Any, expression: str, *args: Any, **kwargs: Any) -> None:
+        parsed.append(expression)
+        init(self, expression, *args, **kwargs)
+
+    monkeypatch.setattr(jsonata.Jsonata, "__init__", counting)
+    marker = uuid.uuid4().hex  # a text no earlier test parsed on this thread
+    definition = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "Keep",
+        "States": {
+            "Keep": {"Type": "Pass", "Assign": {"seen": "{% $states.input.n %}"}, "Next": "Echo"},
+            "Echo": {"Type": "Pass", "Output": f"{{% {{'{marker}': $seen * 2}} %}}", "End": True},
+        },
+    }
+
+    # When it runs with five different inputs
+    outputs = _run_jsonata(definition, [{"n": n} for n in range(5)])
+
+    # Then each execution computed from its own values, and the expression was parsed once (one thread per
+    # execution: once per execution thread at most, never once per value)
+    assert outputs == [{marker: 2 * n} for n in range(5)]
+    assert 1 <= sum(marker in text for text in parsed) <= 5
+    assert not any(f"{marker}" in text and ":=" in text for text in parsed)  # no values written into the text
+
+
+def test_jsonata_bindings_keep_values_moto_text_could_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given values moto would have written into the expression text: a string with a quote and a backslash,
+    # a null variable, a nested null
+    definition = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "Keep",
+        "States": {
+            "Keep": {
+                "Type": "Pass",
+                "Assign": {"text": "{% $states.input.text %}", "none": None, "account": "{% $states.input.account %}"},
+                "Next": "Echo",
+            },
+            "Echo": {
+                "Type": "Pass",
+                "Output": "{% {'text': $text, 'none': $none, 'none_type': $type($none), 'error': $account.error} %}",
+                "End": True,
+            },
+        },
+    }
+
+    # When the state machine runs
+    [output] = _run_jsonata(definition, [{"text": 'say "hi" \\ bye', "account": {"error": None}}])
+
+    # Then every value arrives as it was (JSON null stays null, not undefined: its key is kept), as AWS's
+    # reference engine evaluates it (tests/jsonata/test_engines_agree.py replays the controller's evaluations)
+    assert output == {"text": 'say "hi" \\ bye', "none": None, "none_type": "null", "error": None}
