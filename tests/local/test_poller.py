@@ -247,3 +247,80 @@ def test_instances_beyond_the_maximum_concurrency_never_poll(queue: dict[str, An
     assert max(peak) == 2
     assert poller.stats.batches == 4
     assert _depth(queue) == (0, 0)
+
+
+def _counting(client: Any, operation: str) -> list[str]:
+    """Every ``operation`` request ``client`` makes (botocore's own event, before moto answers)."""
+    made: list[str] = []
+    client.meta.events.register(f"before-call.*.{operation}", lambda **_: made.append(operation))
+    return made
+
+
+def test_the_mapping_is_read_again_only_after_it_was_updated(queue: dict[str, Any], clock: VirtualClock) -> None:
+    # Given pollers on an enabled mapping and a queue that gets a message now and then for an hour
+    calls: list[list[dict[str, Any]]] = []
+    reads = _counting(queue["lambda"], "GetEventSourceMapping")
+    _enable(queue)
+    _poller(queue, clock, _ok(calls)).start()
+    for n in range(6):
+        _send(queue, n)
+        clock.sleep(600)
+    reads_while_enabled = len(reads)
+
+    # When the mapping is disabled, then a message arrives
+    queue["lambda"].update_event_source_mapping(UUID=queue["uuid"], Enabled=False)
+    clock.sleep(1)
+    _send(queue, 99)
+    clock.sleep(3600)
+
+    # Then the hour of polling read the mapping once (at start), the update once more, and the disabled
+    # mapping's pollers took nothing
+    assert sum(len(batch) for batch in calls) == 6
+    assert reads_while_enabled == 1
+    assert len(reads) == 2
+    assert _depth(queue) == (1, 0)
+
+
+def test_an_idle_queue_is_not_polled_every_long_poll(queue: dict[str, Any], clock: VirtualClock) -> None:
+    # Given enabled pollers on a queue with nothing in it, nothing in flight and nothing delayed
+    calls: list[list[dict[str, Any]]] = []
+    receives = _counting(queue["sqs"], "ReceiveMessage")
+    _enable(queue)
+    _poller(queue, clock, _ok(calls)).start()
+
+    # When an hour passes, then a message arrives
+    clock.sleep(3600)
+    idle_receives = len(receives)
+    _send(queue, 0)
+    clock.sleep(0.001)
+
+    # Then each of the two instances looked about once per 300-s recheck, not every 20 s (360 receives), and
+    # the message was still taken the instant it arrived
+    assert idle_receives <= 2 * (3600 // 300 + 1)
+    assert [json.loads(batch[0]["body"]) for batch in calls] == [{"n": 0}]
+
+
+def test_a_message_in_flight_is_still_seen_when_it_becomes_visible_again(
+    queue: dict[str, Any], clock: VirtualClock
+) -> None:
+    # Given a message received elsewhere (in flight for the queue's 30-s visibility timeout) and nothing else
+    queue["sqs"].send_message(QueueUrl=queue["url"], MessageBody=json.dumps({"n": 7}))
+    assert queue["sqs"].receive_message(QueueUrl=queue["url"])["Messages"]
+    taken_at: list[float] = []
+
+    def handler(event: dict[str, Any]) -> dict[str, Any]:
+        taken_at.append(clock.now())
+        return {"batchItemFailures": []}
+
+    _enable(queue)
+    _poller(queue, clock, handler).start()
+    started = clock.now()
+
+    # When a minute passes
+    clock.sleep(60)
+
+    # Then the pollers kept long-polling (20 s) while it was in flight, so it was taken within one long poll
+    # of becoming visible again, not at a 300-s idle recheck
+    assert len(taken_at) == 1
+    assert 30 <= taken_at[0] - started <= 30 + 20
+    assert _depth(queue) == (0, 0)
