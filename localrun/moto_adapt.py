@@ -193,13 +193,25 @@ def _cache_file(definition: str) -> Path:
     return asl_cache_dir() / f"{digest}.pickle"
 
 
+# Definitions kept on disk: the most recently used (tests create definitions with unique texts; a user has a
+# handful). About 40 KB each.
+ASL_CACHE_ENTRIES = 64
+
+
 def _read_cached(path: Path) -> bytes | None:
     try:
         data = path.read_bytes()
         pickle.loads(data)  # a truncated or foreign file is parsed again and rewritten
+        os.utime(path)  # recently used: the last to be pruned
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
         return None
     return data
+
+
+def _prune(directory: Path) -> None:
+    entries = sorted(directory.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for stale in entries[ASL_CACHE_ENTRIES:]:
+        stale.unlink(missing_ok=True)
 
 
 def _write_cached(path: Path, data: bytes) -> None:
@@ -208,6 +220,7 @@ def _write_cached(path: Path, data: bytes) -> None:
         temporary = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         temporary.write_bytes(data)
         os.replace(temporary, path)  # atomic: a concurrent reader sees the old file or the whole new one
+        _prune(path.parent)
     except OSError:
         return  # a read-only or full cache directory only costs the parse next time
 

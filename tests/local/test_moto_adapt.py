@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import uuid
 from pathlib import Path
@@ -296,3 +297,29 @@ def test_jsonata_bindings_keep_values_moto_text_could_not(monkeypatch: pytest.Mo
     # Then every value arrives as it was (JSON null stays null, not undefined: its key is kept), as AWS's
     # reference engine evaluates it (tests/jsonata/test_engines_agree.py replays the controller's evaluations)
     assert output == {"text": 'say "hi" \\ bye', "none": None, "none_type": "null", "error": None}
+
+
+def test_the_disk_cache_keeps_the_most_recently_used_definitions(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Given a disk cache of at most three definitions, and three definitions kept in it, the first used again
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(moto_adapt, "ASL_CACHE_ENTRIES", 3)
+    cache_parsed_definitions()
+    first, second, third, fourth = (_echo_definition() for _ in range(4))
+    for definition in (first, second, third):
+        _run_echo(definition, 1)
+    moto_adapt._parsed_program.cache_clear()
+    for age, definition in enumerate((first, second, third)):  # the first the oldest, whatever the clock's resolution
+        os.utime(moto_adapt._cache_file(definition), (1_000_000 + age, 1_000_000 + age))
+    _run_echo(first, 1)  # read from disk: now the most recently used
+
+    # When a fourth definition is parsed
+    _run_echo(fourth, 1)
+
+    # Then three files remain: the first (used again), the third and the fourth; the second was the oldest
+    remaining = {path.name for path in asl_cache_dir().glob("*.pickle")}
+    assert len(remaining) == 3
+    assert moto_adapt._cache_file(first).name in remaining
+    assert moto_adapt._cache_file(fourth).name in remaining
+    assert moto_adapt._cache_file(second).name not in remaining
