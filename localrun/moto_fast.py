@@ -60,6 +60,10 @@ affected. Each adaptation, why, and what is preserved:
   botocore ships before it reads one (~50 ms each). :func:`_load_service_model` reads through the loader of
   boto3's default session, which the runtime's clients also load their models with, so the directory is listed
   and each model file decoded once; the files read and the model returned are the same.
+* **A backend's regions.** Each new account backend of a service (every world, every ``mock_aws``) asks botocore
+  for the service's regions in every partition (~10 ms a service: moto's ``lru_cache`` there is keyed by the
+  backend instance, so it never hits). The list depends only on the service name and botocore's endpoint data:
+  :func:`_generate_regions` computes it once per service.
 """
 
 from __future__ import annotations
@@ -265,6 +269,24 @@ def _load_service_model(service_name: str, model_name: str) -> dict[str, Any]:
     return loader.load_service_model(service_name, model_name)  # type: ignore[no-any-return]
 
 
+_moto_generate_regions = moto_base_backend.AccountSpecificBackend.__dict__["_generate_regions"]
+
+
+@lru_cache(maxsize=256)
+def _service_regions(service_name: str) -> tuple[str, ...]:
+    session = moto_base_backend.AccountSpecificBackend.get_session()
+    return tuple(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions(service_name, partition_name=partition)
+    )
+
+
+def _generate_regions(self: Any, service_name: str) -> list[str]:
+    """moto's region list of a service, computed once per service rather than once per backend instance."""
+    return list(_service_regions(service_name))
+
+
 # -- installation ------------------------------------------------------------------------------------------------
 
 _moto_boto_client_for = moto_boto_client.boto_client_for
@@ -313,6 +335,7 @@ def install_fast_moto() -> None:
         moto_base_backend.BaseBackend.urls = property(_backend_urls)  # type: ignore[method-assign,assignment]
         _use_task_client(_cached_task_client)
         moto_utils._load_service_model = _load_service_model
+        moto_base_backend.AccountSpecificBackend._generate_regions = _generate_regions  # type: ignore[method-assign,assignment]
         _installed["done"] = True
 
 
@@ -334,6 +357,7 @@ def remove_fast_moto() -> None:
         _use_task_client(_moto_boto_client_for)
         _task_client.cache_clear()
         moto_utils._load_service_model = _moto_load_service_model
+        moto_base_backend.AccountSpecificBackend._generate_regions = _moto_generate_regions  # type: ignore[method-assign]
         _installed["done"] = False
 
 

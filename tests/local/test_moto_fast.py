@@ -198,6 +198,29 @@ def test_routing_tables_are_moto_s(moto_only: None) -> None:
     assert isinstance(base_backend.BaseBackend.__dict__["urls"], property)
 
 
+def test_region_lists_are_moto_s_for_every_service(moto_only: None) -> None:
+    # Given moto's own region list of each service the runtime uses, from a fresh backend instance
+    services = ("s3", "sqs", "dynamodb", "lambda", "events", "stepfunctions", "cloudwatch", "iam", "scheduler")
+    by_moto = {
+        name: base_backend.AccountSpecificBackend(name, ids.ACCOUNT, dict, True, None).regions for name in services
+    }
+    # When computed with the adaptations, for two new instances each
+    install_fast_moto()
+    adapted = [
+        {
+            name: base_backend.AccountSpecificBackend(name, ids.ACCOUNT, dict, True, ["xx-test-1"]).regions
+            for name in services
+        }
+        for _ in range(2)
+    ]
+    # Then the lists are moto's, the additional regions still follow, and each instance has a list of its own
+    for lists in adapted:
+        assert lists == {name: [*regions, "xx-test-1"] for name, regions in by_moto.items()}
+    assert len(by_moto["s3"]) > 10 and len(by_moto["dynamodb"]) > 10  # real lists (IAM, a global service, has none)
+    adapted[0]["s3"].append("changed")
+    assert adapted[1]["s3"][-1] == "xx-test-1"
+
+
 # -- the emulator's S3 read ---------------------------------------------------------------------------------------
 
 
