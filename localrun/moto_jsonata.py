@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import jsonata  # type: ignore[import-untyped]  # jsonata-python ships no type information
@@ -40,16 +40,41 @@ from moto.stepfunctions.parser.asl.jsonata.validations import validate_jsonata_e
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
 
-@lru_cache(maxsize=4096)
-def _compile(expression: str, thread_id: int) -> Any:
-    # Parsing is most of the cost: a controller drain-loop iteration takes ~22 ms uncached, ~9 ms
-    # cached (2-core box). Only the parse tree is cached, never a result ($millis() is read at
-    # evaluation). A compiled expression keeps per-evaluation state on itself, hence one per thread:
-    # moto runs every execution in its own thread.
-    del thread_id  # part of the cache key only
-    return jsonata.Jsonata(expression)
+class _Compiled:
+    """Parsed expressions, a pool per text: an evaluation takes one out and puts it back.
+
+    Parsing is most of an evaluation's cost. Only parse trees are kept, never a result (``$millis()`` is
+    read at evaluation). jsonata-python keeps per-evaluation state on a compiled expression, so one serves
+    one evaluation at a time: concurrent evaluations of a text (executions, Map children, each in a thread of
+    its own) each get their own. At most ``texts`` texts are kept, the least recently used dropped first.
+    """
+
+    def __init__(self, texts: int = 4096) -> None:
+        self._lock = threading.Lock()
+        self._idle: OrderedDict[str, list[Any]] = OrderedDict()
+        self._texts = texts
+
+    def take(self, expression: str) -> Any:
+        with self._lock:
+            idle = self._idle.get(expression)
+            if idle:
+                self._idle.move_to_end(expression)
+                return idle.pop()
+        return jsonata.Jsonata(expression)
+
+    def give_back(self, expression: str, compiled: Any) -> None:
+        with self._lock:
+            self._idle.setdefault(expression, []).append(compiled)
+            self._idle.move_to_end(expression)
+            while len(self._idle) > self._texts:
+                self._idle.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._idle.clear()
 
 
+_compiled = _Compiled()
 # The bindings of the component evaluating on this thread: moto's output validation evaluates ``$type(<text>)``
 # through the hook, which must see the same variables.
 _component = threading.local()
@@ -58,13 +83,27 @@ _component = threading.local()
 def _evaluate(expression: str, bindings: dict[str, Any] | None = None) -> Any:
     if bindings is None:
         bindings = getattr(_component, "bindings", None)
-    compiled = _compile(expression, threading.get_ident())
-    # jsonata-python 0.7.1 answers $millis() / $now() from ``Jsonata.CURRENT``, which its constructor
-    # sets and evaluate() does not: a cached expression read the clock of the last one *parsed* on this
-    # thread (up to 0.56 s stale in the controller tests; tests/jsonata/test_engines_agree.py). AWS's
-    # jsonata 2.0.6 reads the clock once per evaluation, which pointing CURRENT at it restores.
-    jsonata.Jsonata.CURRENT.jsonata = compiled
-    return compiled.evaluate(None, bindings)
+    compiled = _compiled.take(expression)
+    try:
+        # jsonata-python 0.7.1 answers $millis() / $now() from ``Jsonata.CURRENT``, which its constructor
+        # sets and evaluate() does not: a kept expression read the clock of the last one *parsed* on this
+        # thread (up to 0.56 s stale in the controller tests; tests/jsonata/test_engines_agree.py). AWS's
+        # jsonata 2.0.6 reads the clock once per evaluation, which pointing CURRENT at it restores.
+        jsonata.Jsonata.CURRENT.jsonata = compiled
+        return compiled.evaluate(None, bindings)
+    finally:
+        _compiled.give_back(expression, compiled)
+
+
+@contextmanager
+def _bound(bindings: dict[str, Any]) -> Iterator[None]:
+    """``bindings`` for every evaluation on this thread while the block runs (nested blocks restore theirs)."""
+    outer = getattr(_component, "bindings", None)
+    _component.bindings = bindings
+    try:
+        yield
+    finally:
+        _component.bindings = outer
 
 
 def _bindings(env: Any, *, states: bool = True) -> dict[str, Any]:
@@ -85,12 +124,9 @@ def _functions(expression: str) -> str:
 def _jsonata_body(self: Any, env: Any) -> None:
     """``StringJSONata._eval_body`` with bindings (the module docstring says why)."""
     text = moto_jsonata.compose_jsonata_expression(self.expression, [_functions(self.expression)])
-    _component.bindings = _bindings(env)
-    try:
-        result = _evaluate(text)
+    with _bound(_bindings(env)):
+        result = moto_jsonata.eval_jsonata_expression(text)
         validate_jsonata_expression_output(env, self.expression, text, result)
-    finally:
-        _component.bindings = None
     env.stack.append(result)
 
 
@@ -99,11 +135,8 @@ def _variable_sample_body(self: Any, env: Any) -> None:
     JSONata mode, as in moto)."""
     moto_jsonata.extract_jsonata_variable_references(self.expression)  # moto refuses ``$`` / ``$$`` here
     states = self.query_language_mode == QueryLanguageMode.JSONata
-    _component.bindings = _bindings(env, states=states)
-    try:
-        result = _evaluate(f"({self.expression})")
-    finally:
-        _component.bindings = None
+    with _bound(_bindings(env, states=states)):
+        result = moto_jsonata.eval_jsonata_expression(f"({self.expression})")
     env.stack.append(result)
 
 
@@ -187,7 +220,7 @@ def recording(recorder: Recorder) -> Iterator[None]:
 
     cls.__init__ = recording_init
     cls.evaluate = recording_evaluate
-    _compile.cache_clear()  # expressions parsed before recording carry no source text
+    _compiled.clear()  # expressions parsed before recording carry no source text
     try:
         yield
     finally:

@@ -40,18 +40,14 @@ Costs :func:`emulate_moto_backfill` removes (behaviour unchanged; before it, 2,0
   offline runtime's ``localrun.moto_linear.linear_moto`` removes those walks (its docstring lists them),
   answers unchanged.
 * JSONata — moto prefixes every expression with ``$name:=<JSON>;`` for each ``$states`` part and
-  variable in scope, so each evaluation re-parses its data (a child's ``$items`` in every per-item
-  query) and no expression text repeats: :class:`JSONataWithBindings` passes those values as bindings
-  and parses each expression once. (The shared evaluator's parse cache, in
-  ``localrun/moto_jsonata.py``, hit 7% of backfill expressions and held about a million
-  objects, which every full garbage collection walked; it is not used while the block runs.)
+  variable in scope, so each evaluation re-parsed its data (a child's ``$items`` in every per-item
+  query) and no expression text repeated. The offline runtime's ``localrun.moto_jsonata`` (installed by
+  every world) passes those values as bindings and keeps each parsed expression, for the backfill too.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -107,80 +103,6 @@ class _Batch(list[Any]):
         self.first_index = first_index
 
 
-_DECLARATION = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*):=")
-_JSON = json.JSONDecoder()
-
-
-class JSONataWithBindings:
-    """moto's JSONata hook, fed the way AWS feeds JSONata: variables as bindings, not re-parsed text.
-
-    moto (like LocalStack, whose JVM bridge it inherited) prefixes every expression with
-    ``$name:=<value as JSON>;`` for each ``$states`` part and each variable in scope, so every
-    evaluation parses the data again and no two expression texts repeat. This evaluator peels those
-    declarations off with a JSON decoder, parses the remaining expression once (a pool of compiled
-    expressions per text: one evaluation per compiled expression at a time, since jsonata-python keeps
-    per-evaluation state on it) and evaluates it with the values as bindings. A declaration that is
-    not plain JSON (moto's intrinsic-function helpers) stays in the text, so it is still evaluated there.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._idle: dict[str, list[Any]] = {}
-
-    @staticmethod
-    def split(expression: str) -> tuple[dict[str, Any], str]:
-        """``"($a:=1;$b:={...};<expr>)"`` -> ``({"a": 1, "b": {...}}, "(<expr>)")`` (JSON ``null`` as JSONata's)."""
-        bindings: dict[str, Any] = {}
-        # moto evaluates a string result again as $type(<expression>), an undefined one as $exists(...)
-        check = next((c for c in ("$type(", "$exists(") if expression.startswith(f"{c}(")), "")
-        if check:
-            bindings, inner = JSONataWithBindings.split(expression[len(check) : -1])
-            return bindings, f"{check}{inner})"
-        if not expression.startswith("("):
-            return bindings, expression
-        position = 1
-        while declaration := _DECLARATION.match(expression, position):
-            try:
-                value, end = _JSON.raw_decode(expression, declaration.end())
-            except ValueError:
-                break
-            if not expression.startswith(";", end):
-                break
-            bindings[declaration.group(1)] = _jsonata_nulls(value)
-            position = end + 1
-        return bindings, "(" + expression[position:]
-
-    def evaluate(self, expression: str) -> Any:
-        import jsonata  # type: ignore[import-untyped]  # jsonata-python ships no type information
-
-        bindings, rest = self.split(expression)
-        if not bindings:  # nothing peeled off: the text may hold data, so it is not worth keeping
-            return jsonata.Jsonata(expression).evaluate(None)
-        with self._lock:
-            idle = self._idle.setdefault(rest, [])
-            compiled = idle.pop() if idle else None
-        if compiled is None:
-            compiled = jsonata.Jsonata(rest)
-        try:
-            return compiled.evaluate(None, bindings)
-        finally:
-            with self._lock:
-                idle.append(compiled)
-
-
-def _jsonata_nulls(value: Any) -> Any:
-    """JSON ``null`` -> jsonata-python's null (its ``None`` means *undefined*, as a missing value)."""
-    from jsonata.utils import Utils  # type: ignore[import-untyped]
-
-    if value is None:
-        return Utils.NULL_VALUE
-    if isinstance(value, dict):
-        return {key: _jsonata_nulls(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_jsonata_nulls(item) for item in value]
-    return value
-
-
 def item_batcher_max_items(definition: str) -> int:
     """The deployed definition's ``ItemBatcher.MaxItemsPerBatch``: what :func:`emulate_moto_backfill` batches by."""
     return int(json.loads(definition)["States"]["Backfill"]["ItemBatcher"]["MaxItemsPerBatch"])
@@ -227,7 +149,6 @@ def _distributed_map_patches(emulated: MotoBackfill) -> list[_Patch]:
     )
     from moto.stepfunctions.parser.asl.eval.program_state import ProgramError
     from moto.stepfunctions.parser.asl.eval.states import ItemData, MapData
-    from moto.stepfunctions.parser.asl.jsonata import jsonata as moto_jsonata
 
     registry = emulated.item_batchers
     map_run = distributed.DistributedIterationComponent._map_run
@@ -270,7 +191,6 @@ def _distributed_map_patches(emulated: MotoBackfill) -> list[_Patch]:
         env_frame.states.reset(input_value=output)
 
     return [
-        (moto_jsonata, "_eval_jsonata", JSONataWithBindings().evaluate),
         (distributed.DistributedIterationComponent, "_map_run", batched_map_run),
         (worker.DistributedItemProcessorWorker, "_eval_input", batch_input),
         (worker.DistributedItemProcessorWorker, "_eval_job", recorded_job),
