@@ -10,7 +10,10 @@ permission). The checks, in order, each one or more rows of ``check, subject, st
    well-formed stand-ins for the values CloudFormation resolves at deploy time;
 3. the public Powertools layer parameter (``ssm:GetParameter``; the deploy resolves it) and the layer
    version it names (``lambda:GetLayerVersionByArn``): it exists and fits the runtime and arm64;
-4. every model version (``rekognition:DescribeProjectVersions``): it exists and can be started.
+4. every model version (``rekognition:DescribeProjectVersions``): it exists and can be started;
+5. the Amazon A2I flow definition of every model whose review names one (``sagemaker:DescribeFlowDefinition``):
+   in the stack's account and region, ``Active``, and writing where the config says (``OutputConfig.S3OutputPath``
+   = ``review.a2i_output_s3_uri``, which scopes the ingest function's read).
 
 The command (clp/commands/preflight.py) parses options, :class:`Preflight` owns the clients and
 collects the rows, and the command's renderer draws them (the split of every clp command).
@@ -32,6 +35,8 @@ from clp.deployment import Clients
 from infra import constants
 from infra.config import LifecycleMode, ModelConfig, PipelineConfig
 from infra.statemachines import deployed_backfill, deployed_controller
+from lambdas.common import contract
+from lambdas.review.models import split_s3_output_uri
 
 # Both state machines are STANDARD workflows (infra/constructs/controller.py, backfill.py).
 STATE_MACHINE_TYPE = "STANDARD"
@@ -47,6 +52,9 @@ ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "Unaut
 CREDENTIALS_REJECTED_CODES = frozenset(
     {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "SignatureDoesNotMatch"}
 )
+# DescribeFlowDefinition's FlowDefinitionStatus: Initializing | Active | Failed | Deleting (botocore's sagemaker
+# 2017-07-24 model); the pipeline starts loops on the flow definition, so anything but Active is a finding.
+FLOW_DEFINITION_ACTIVE = "Active"
 # CloudFormation names a resource without an explicit name "<stack>-<logical id>-<random suffix>".
 _GENERATED_SUFFIX = "PREFLIGHT0EXAMPLE"
 _ARN = re.compile(r"^arn:(?P<partition>[^:]+):[^:]+:(?P<region>[^:]*):(?P<account>\d*):")
@@ -299,6 +307,62 @@ def check_version(rekognition: Any, model: ModelConfig) -> Row:
     return Row(check, subject, Status.FINDING, f"{status}: the controller cannot start it{message}")
 
 
+def a2i_models(config: PipelineConfig) -> list[ModelConfig]:
+    """The models whose stack starts A2I human loops (``ReviewPolicy.starts_a2i_loops``, as infra/pipeline.py)."""
+    return [model for model in config.models if model.review.starts_a2i_loops]
+
+
+def _same_output(configured: str, actual: str) -> bool:
+    """Whether two S3 output paths name the same location (``s3://b/a2i`` = ``s3://b/a2i/``)."""
+    try:
+        return split_s3_output_uri(configured) == split_s3_output_uri(actual)
+    except ValueError:  # the flow definition's own path may be in the https:// form, or malformed
+        return False
+
+
+def check_flow_definition(sagemaker: Any, model: ModelConfig, *, account: str, region: str) -> Row:
+    """The model's A2I flow definition: beside the stack, Active, and writing to the configured output location."""
+    check, subject = "a2i flow definition", model.name
+    arn, configured = model.review.a2i_flow_definition_arn, model.review.a2i_output_s3_uri
+    match = contract.FLOW_DEFINITION_ARN_PATTERN.match(arn or "")
+    assert match and configured  # ReviewPolicy validated both
+    if (match["account"], match["region"]) != (account, region):
+        # A2I's status events are AWS service events: they reach the default bus of the flow definition's own
+        # account and region, and the ingest rule listens on the stack's. DescribeFlowDefinition takes a name only
+        # and so describes flow definitions of the caller's account and region.
+        return Row(
+            check,
+            subject,
+            Status.FINDING,
+            f"the flow definition is in account {match['account']}, {match['region']}; the stack deploys to account "
+            f"{account}, {region}, where the ingest rule would never see its human loops finish",
+        )
+    try:
+        found = sagemaker.describe_flow_definition(FlowDefinitionName=match["name"])
+    except ClientError as exc:
+        if _error(exc)[0] == "ResourceNotFound":
+            return Row(check, subject, Status.FINDING, f"flow definition {match['name']} not found in {region}")
+        return _failed(check, subject, "sagemaker:DescribeFlowDefinition", exc)
+    if found.get("FlowDefinitionArn") != arn:
+        return Row(
+            check, subject, Status.FINDING, f"{match['name']} is {found.get('FlowDefinitionArn')}, cdk.json says {arn}"
+        )
+    status = str(found.get("FlowDefinitionStatus"))
+    if status != FLOW_DEFINITION_ACTIVE:
+        reason = f" ({found['FailureReason']})" if found.get("FailureReason") else ""
+        return Row(check, subject, Status.FINDING, f"{status}, not {FLOW_DEFINITION_ACTIVE}{reason}")
+    actual = str(found.get("OutputConfig", {}).get("S3OutputPath"))
+    if not _same_output(configured, actual):
+        return Row(
+            check,
+            subject,
+            Status.FINDING,
+            f"its OutputConfig.S3OutputPath is {actual}, review.a2i_output_s3_uri says {configured}: the ingest "
+            "function may read only under the configured one",
+        )
+    return Row(check, subject, Status.OK, f"{FLOW_DEFINITION_ACTIVE}, output {actual}")
+
+
 class Preflight:
     """Owns the clients and collects the rows (see the module docstring for the checks)."""
 
@@ -324,6 +388,7 @@ class Preflight:
         rows.append(Row("layer parameter", constants.POWERTOOLS_LAYER_SSM_PARAMETER, Status.SKIPPED, reason))
         rows.append(Row("layer version", "-", Status.SKIPPED, reason))
         rows += [Row("model version", m.name, Status.SKIPPED, reason) for m in self.config.models]
+        rows += [Row("a2i flow definition", m.name, Status.SKIPPED, reason) for m in a2i_models(self.config)]
         return rows
 
     def _identity(self) -> Row:
@@ -406,6 +471,10 @@ class Preflight:
                 rows.append(check_version(self.clients("rekognition"), model))
             else:
                 rows.append(Row("model version", model.name, Status.SKIPPED, "its ARN is in another account or region"))
+        for model in a2i_models(self.config):
+            rows.append(
+                check_flow_definition(self.clients("sagemaker"), model, account=self.account, region=self.region)
+            )
         return rows
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from lambdas.common.contract import REVIEW_PENDING
 from localrun.rehearsal import RunResult
 
 HOURS_PER_DAY = 24
@@ -32,6 +33,7 @@ def summary(result: RunResult, price_per_iu_hour: float, period_hours: float = H
     reasons = Counter(row.reason for row in result.results if row.status == "FAILED")
     labels = Counter(label["name"] for row in result.results for label in row.labels)
     unlabelled = sum(1 for row in result.results if row.status == "DETECTED" and not row.labels)
+    pending_review = sum(1 for row in result.results if row.review == REVIEW_PENDING)
     iu_hours = result.inference_unit_seconds / 3600
     units = max((s.inference_units for s in result.sessions), default=1)
     always_on_iu_hours = units * period_hours
@@ -44,6 +46,7 @@ def summary(result: RunResult, price_per_iu_hour: float, period_hours: float = H
             "failed_by_reason": dict(sorted(reasons.items())),
             "labels": dict(sorted(labels.items())),
             "detected_without_labels": unlabelled,
+            "pending_review": pending_review,
             "sessions": [
                 {
                     "start_requested_at": s.start_requested_at,
@@ -83,6 +86,7 @@ def render(console: Console, report: dict[str, Any]) -> None:
     outcome.add_row("uploaded", str(s["uploaded"]))
     outcome.add_row("detected", str(s["detected"]))
     outcome.add_row("  of which without a label above the threshold", str(s["detected_without_labels"]))
+    outcome.add_row("  of which pending review", str(s["pending_review"]))
     for reason, count in s["failed_by_reason"].items():
         outcome.add_row(f"failed: {reason}", str(count))
     outcome.add_row("dead-lettered", str(report["dead_letters"]))

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from infra import constants
 from lambdas.common import contract
+from lambdas.review.models import ReviewPolicy
 
 # On top of the API's ARN patterns (lambdas/common/contract.py) the config asks for a real partition
 # (aws, aws-cn, aws-us-gov, ...) and the 13-digit millisecond timestamp Rekognition writes into its ARNs.
@@ -146,6 +147,10 @@ class ModelConfig(_Strict):
         description="event source mapping MaximumConcurrency; omitted: derived from the model's TPS",
     )
     lifecycle: Lifecycle = Lifecycle()
+    # Validated by the very model the detect function reads back from its environment (lambdas/review/models.py):
+    # confidences 0..100, audit_fraction 0..1, plain label names, an A2I flow definition ARN's shape; unknown keys
+    # refused. Omitted: disabled, the function writes and publishes what it did before.
+    review: ReviewPolicy = ReviewPolicy()
 
     @field_validator("name")
     @classmethod
@@ -185,6 +190,16 @@ class ModelConfig(_Strict):
         for part in ("partition", "region", "account", "project"):
             if getattr(version, part) != getattr(project, part):
                 raise ValueError(f"project_arn and project_version_arn disagree on the {part}")
+        return self
+
+    @model_validator(mode="after")
+    def _review_fits_the_environment(self) -> Self:
+        size = len(self.review.model_dump_json().encode())
+        if self.review.enabled and size > constants.REVIEW_POLICY_ENV_MAX_BYTES:
+            raise ValueError(
+                f"review is {size} bytes as the detect function's REVIEW_POLICY variable; at most "
+                f"{constants.REVIEW_POLICY_ENV_MAX_BYTES} fit in Lambda's 4 KB of environment: fewer label overrides"
+            )
         return self
 
     @property

@@ -9,6 +9,7 @@ from typing import Final
 
 # Event and table contract (design §5), shared with the Lambda code.
 from lambdas.common.contract import (
+    BY_REVIEW_INDEX as BY_REVIEW_INDEX,
     CONTROL_TABLE_CLEANUP_SK as CONTROL_TABLE_CLEANUP_SK,
     CONTROL_TABLE_LOCK_SK as CONTROL_TABLE_LOCK_SK,
     CONTROL_TABLE_PK as CONTROL_TABLE_PK,
@@ -18,6 +19,8 @@ from lambdas.common.contract import (
     DETAIL_TYPE_FAILED as DETAIL_TYPE_FAILED,
     DETAIL_TYPE_MODEL_STARTED as DETAIL_TYPE_MODEL_STARTED,
     DETAIL_TYPE_MODEL_STOPPED as DETAIL_TYPE_MODEL_STOPPED,
+    DETAIL_TYPE_REVIEW_REQUESTED as DETAIL_TYPE_REVIEW_REQUESTED,
+    DETAIL_TYPE_REVIEWED as DETAIL_TYPE_REVIEWED,
     EVENT_SOURCE as EVENT_SOURCE,
     GSI_CONFIDENCE_SK as GSI_CONFIDENCE_SK,
     GSI_LABEL_BY_CONFIDENCE as GSI_LABEL_BY_CONFIDENCE,
@@ -27,6 +30,8 @@ from lambdas.common.contract import (
     MAX_LABELS_PER_RESULT as MAX_LABELS_PER_RESULT,
     RESULTS_PK as RESULTS_PK,
     RESULTS_SK as RESULTS_SK,
+    REVIEW_PK as REVIEW_PK,
+    REVIEW_SK as REVIEW_SK,
 )
 
 # Lambda.
@@ -56,10 +61,26 @@ ESM_MAX_CONCURRENCY: Final = 1000
 # N concurrent pollers each doing ~1/latency calls per second saturate N/latency TPS.
 DETECT_CALL_SECONDS_ESTIMATE: Final = 1.0
 
+# Lambda caps a function's environment variables at 4 KB in aggregate (Lambda Developer Guide, "Lambda quotas",
+# "Function environment variables"); a model's review policy travels as one of them (REVIEW_POLICY, JSON) and may
+# take half, leaving the rest for the names, ARNs and URLs the function also needs.
+REVIEW_POLICY_ENV_MAX_BYTES: Final = 2048
+
 # Lambda handler settings.
 # A record whose model is not RUNNING goes back on the queue as a new message after this delay,
 # so it is never dead-lettered for that reason (SQS allows at most 900 s).
 NOT_READY_REQUEUE_DELAY_SECONDS: Final = 60
+
+# Amazon A2I (infra/constructs/review.py; docs/a2i.md), per model whose review names a flow definition.
+A2I_START_HANDLER: Final = "lambdas.a2i.start_handler.handler"
+A2I_INGEST_HANDLER: Final = "lambdas.a2i.handler.handler"
+# One StartHumanLoop call, or one output.json read + one conditional UpdateItem + one PutEvents.
+A2I_FUNCTION_TIMEOUT_SECONDS: Final = 30
+A2I_FUNCTION_MEMORY_MB: Final = 256
+# Both rules' delivery to their function: retried by EventBridge, then kept in the construct's dead-letter queue
+# (RetryPolicy allows 0-185 retries and an event age of 60 s to 24 h: botocore's events model, shape RetryPolicy).
+A2I_RULE_RETRY_ATTEMPTS: Final = 8
+A2I_RULE_MAX_EVENT_AGE_HOURS: Final = 24
 
 # Logs: CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS: Final = 30

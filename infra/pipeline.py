@@ -30,6 +30,7 @@ from infra.constructs.detection import ModelDetection, lambda_asset_dir
 from infra.constructs.events_bus import PipelineEventBus
 from infra.constructs.monitoring import PipelineMonitoring
 from infra.constructs.results import ResultsTable
+from infra.constructs.review import A2iReview
 from infra.constructs.storage import UploadsStorage
 from infra.nag import acknowledge
 
@@ -109,6 +110,8 @@ class CustomLabelsPipeline(Construct):
         self.detections: dict[str, ModelDetection] = {}
         self.controllers: dict[str, ModelController] = {}
         self.backfills: dict[str, ModelBackfill] = {}
+        # Only models whose review names an A2I flow definition (docs/a2i.md); none by default.
+        self.a2i_reviews: dict[str, A2iReview] = {}
         for model in config.models:
             detection = ModelDetection(
                 self,
@@ -147,6 +150,23 @@ class CustomLabelsPipeline(Construct):
                 results_table=self.results.table,
                 controller=controller.state_machine,
             )
+            if model.review.starts_a2i_loops:
+                # ReviewPolicy refuses a flow definition without its output location.
+                assert model.review.a2i_flow_definition_arn is not None and model.review.a2i_output_s3_uri is not None
+                review = A2iReview(
+                    self,
+                    f"A2i{_construct_id(model.name)}",
+                    model_name=model.name,
+                    flow_definition_arn=model.review.a2i_flow_definition_arn,
+                    output_s3_uri=model.review.a2i_output_s3_uri,
+                    table=self.results.table,
+                    bus=self.events.bus,
+                    code=code,
+                    powertools=powertools,
+                    log_retention_days=config.log_retention_days,
+                )
+                self.alarms.watch(review.dlq_alarm)
+                self.a2i_reviews[model.name] = review
 
         self.monitoring = PipelineMonitoring(
             self,

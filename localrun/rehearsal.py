@@ -59,6 +59,7 @@ class ResultRow:
     labels: list[dict[str, Any]]
     uploaded_at: str | None = None
     detected_at: str | None = None
+    review: str | None = None  # PENDING or REVIEWED when the model's review policy selected the result
 
 
 @dataclass
@@ -151,7 +152,7 @@ class Rehearsal:
             "ExpressionAttributeValues": {":r": {"S": "result"}, ":m": {"S": self.model.name}},
             # Only what a row needs: a result item has some twenty attributes, and reading them all is most
             # of the cost of a scan (offline, every attribute of every item is serialized and parsed).
-            "ProjectionExpression": "#key, #status, reason, event_detail",
+            "ProjectionExpression": "#key, #status, reason, event_detail, review",
             "ExpressionAttributeNames": {"#key": "key", "#status": "status"},
         }
         while True:
@@ -166,6 +167,7 @@ class Rehearsal:
                     labels=detail["labels"],
                     uploaded_at=detail["uploaded_at"],
                     detected_at=detail["detected_at"],
+                    review=item.get("review"),
                 )
             if "LastEvaluatedKey" not in page:
                 return rows

@@ -24,6 +24,8 @@ def results_table_definition(name: str) -> dict[str, Any]:
             {"AttributeName": constants.GSI_LABEL_PK, "AttributeType": "S"},
             {"AttributeName": constants.GSI_CONFIDENCE_SK, "AttributeType": "N"},
             {"AttributeName": constants.GSI_TIME_SK, "AttributeType": "S"},
+            {"AttributeName": constants.REVIEW_PK, "AttributeType": "S"},
+            {"AttributeName": constants.REVIEW_SK, "AttributeType": "S"},
         ],
         "KeySchema": [
             {"AttributeName": constants.RESULTS_PK, "KeyType": "HASH"},
@@ -43,6 +45,14 @@ def results_table_definition(name: str) -> dict[str, Any]:
                 "KeySchema": [
                     {"AttributeName": constants.GSI_LABEL_PK, "KeyType": "HASH"},
                     {"AttributeName": constants.GSI_TIME_SK, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": constants.BY_REVIEW_INDEX,
+                "KeySchema": [
+                    {"AttributeName": constants.REVIEW_PK, "KeyType": "HASH"},
+                    {"AttributeName": constants.REVIEW_SK, "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
             },

@@ -234,6 +234,7 @@ class OfflineRuntime:
                 "EVENT_BUS_NAME": LOCAL_BUS,
                 "QUEUE_URL": resources.queue_url,
                 "NOT_READY_DELAY_SECONDS": constants.NOT_READY_REQUEUE_DELAY_SECONDS,
+                "REVIEW_POLICY": model.review.model_dump_json(),
             }
         )
         clock = self.clock
@@ -276,8 +277,14 @@ class _CountingRepository:
         self._model = model
         self._count = count
 
-    def put(self, result: DetectionResult, detail: dict[str, Any], claim: PublishClaim) -> bool:
-        written = self._inner.put(result, detail, claim)
+    def put(
+        self,
+        result: DetectionResult,
+        detail: dict[str, Any],
+        claim: PublishClaim,
+        review_detail: dict[str, Any] | None = None,
+    ) -> bool:
+        written = self._inner.put(result, detail, claim, review_detail)
         if written:
             self._count(self._model, result.status)
         return written

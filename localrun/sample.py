@@ -14,8 +14,16 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from infra.config import PipelineConfig
+from lambdas.review.models import ReviewPolicy
+
 CLASSES = {"ripe": (214, 40, 40), "rotten": (110, 72, 40), "raw": (86, 170, 60)}
 JOB = "produce-quality-labelling"
+# The review policy of the demo: this dataset's confidences run from 86 to 98 (``_manifest_line``), so a threshold
+# of 90 sends about a third of the known images to review, the images the model has never seen (no label) go too,
+# and a 10 % audit samples the rest. Only ``clp demo`` applies it: cdk.json, which `cdk deploy` reads, keeps
+# review off (the issue's default), so enabling the demo's review changes no deployed stack.
+DEMO_REVIEW = ReviewPolicy(enabled=True, min_confidence=90.0, audit_fraction=0.1)
 
 
 @dataclass(frozen=True)
@@ -95,3 +103,11 @@ def generate(root: Path, images: int = 60, seed: int = 7) -> SampleDataset:
     manifest = root / "produce-quality.manifest"
     manifest.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return SampleDataset(images_dir, manifest, images - unlabelled, unlabelled, 5)
+
+
+def with_demo_review(config: PipelineConfig) -> PipelineConfig:
+    """``config`` with :data:`DEMO_REVIEW` on its first model (the demo's), unless that model reviews already."""
+    first, *others = config.models
+    if first.review.enabled:
+        return config
+    return config.model_copy(update={"models": (first.model_copy(update={"review": DEMO_REVIEW}), *others)})

@@ -64,6 +64,9 @@ def preflight_command(
     4. Every model version (rekognition:DescribeProjectVersions): it exists and is STOPPED, FAILED,
     TRAINING_COMPLETED or COPYING_COMPLETED. RUNNING is a note: the controller never stops it.
 
+    5. The Amazon A2I flow definition of every model whose review names one (sagemaker:DescribeFlowDefinition):
+    in the target account and region, Active, and its OutputConfig.S3OutputPath equal to review.a2i_output_s3_uri.
+
     Region: --region, else AWS_REGION, else AWS_DEFAULT_REGION or your profile's region. --stack only
     names the stand-ins for what CloudFormation names at deploy time.
 

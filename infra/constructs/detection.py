@@ -190,6 +190,8 @@ class ModelDetection(Construct):
             environment["MIN_CONFIDENCE"] = str(model.min_confidence)
         if model.max_results is not None:
             environment["MAX_RESULTS"] = str(model.max_results)
+        if model.review.enabled:  # absent: review off, and the template of a model without review is unchanged
+            environment["REVIEW_POLICY"] = model.review.model_dump_json()
 
         self.function = lambda_.Function(
             self,

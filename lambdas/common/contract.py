@@ -19,6 +19,8 @@ DETAIL_TYPE_DETECTED: Final = "Custom Labels Detected"
 DETAIL_TYPE_FAILED: Final = "Custom Labels Detection Failed"
 DETAIL_TYPE_MODEL_STARTED: Final = "Model Started"
 DETAIL_TYPE_MODEL_STOPPED: Final = "Model Stopped"
+DETAIL_TYPE_REVIEW_REQUESTED: Final = "Custom Labels Review Requested"
+DETAIL_TYPE_REVIEWED: Final = "Custom Labels Reviewed"
 
 RESULTS_PK: Final = "pk"
 RESULTS_SK: Final = "sk"
@@ -62,6 +64,29 @@ def label_sk(project_version_arn: str, object_version: str, label_name: str) -> 
 def label_index_pk(model_name: str, label_name: str) -> str:
     """Partition of the label indexes: labels are only comparable within one model."""
     return f"{model_name}#{label_name}"
+
+
+# -- review (docs/results.md "Review") ----------------------------------------------------------------------
+# A result the review policy selects carries review = PENDING and the keys of the sparse by_review index:
+# review_key = <model>#<state>, review_sort = <detected_at>#<bucket>/<key> (oldest first within a model).
+BY_REVIEW_INDEX: Final = "by_review"
+REVIEW_PK: Final = "review_key"
+REVIEW_SK: Final = "review_sort"
+REVIEW_PENDING: Final = "PENDING"
+REVIEW_REVIEWED: Final = "REVIEWED"
+REVIEW_STATES: Final = (REVIEW_PENDING, REVIEW_REVIEWED)
+
+
+def review_key(model_name: str, state: str) -> str:
+    """Partition of the by_review index: one model's results in one review state (PENDING or REVIEWED)."""
+    if state not in REVIEW_STATES:
+        raise ValueError(f"review state must be one of {', '.join(REVIEW_STATES)}, not {state!r}")
+    return f"{model_name}#{state}"
+
+
+def review_sort(detected_at: str, bucket: str, key: str) -> str:
+    """Sort key of the by_review index: detection time (ISO 8601 UTC, sorts as text), then the object."""
+    return f"{detected_at}#{bucket}/{key}"
 
 
 # -- control table keys (infra/constructs/control_table.py) ---------------------------------------------
@@ -143,3 +168,19 @@ def project_arn(partition: str, region: str, account: str, project: str, timesta
 def project_version_arn(partition: str, region: str, account: str, project: str, version: str, timestamp: str) -> str:
     """The project version ARN of these parts (the inverse of :func:`parse_project_version_arn`)."""
     return f"arn:{partition}:rekognition:{region}:{account}:project/{project}/version/{version}/{timestamp}"
+
+
+# -- Amazon A2I flow definition ARNs ------------------------------------------------------------------------
+# botocore data/sagemaker/2017-07-24/service-2.json: FlowDefinitionArn
+# 'arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]+:[0-9]{12}:flow-definition/.*' (max 1024), with the name part narrowed to
+# the shape FlowDefinitionName: '[a-z0-9](-*[a-z0-9]){0,62}'.
+FLOW_DEFINITION_ARN_PATTERN: Final = re.compile(
+    r"^arn:(?P<partition>aws[a-z\-]*):sagemaker:(?P<region>[a-z0-9\-]+):(?P<account>[0-9]{12}):"
+    r"flow-definition/(?P<name>[a-z0-9](?:-*[a-z0-9]){0,62})$"
+)
+FLOW_DEFINITION_ARN_SHAPE: Final = "arn:<partition>:sagemaker:<region>:<account>:flow-definition/<name>"
+
+
+def is_flow_definition_arn(arn: str) -> bool:
+    """Whether ``arn`` is an Amazon A2I (SageMaker) flow definition ARN."""
+    return FLOW_DEFINITION_ARN_PATTERN.match(arn) is not None

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from lambdas.common.contract import DETAIL_TYPE_DETECTED, DETAIL_TYPE_FAILED, EVENT_SOURCE
+from lambdas.common.contract import DETAIL_TYPE_DETECTED, DETAIL_TYPE_FAILED, DETAIL_TYPE_REVIEW_REQUESTED
+from lambdas.common.eventbridge import EventBridgeSender, PutEventsError
 from lambdas.common.observability import logger
 from lambdas.detect.errors import ModelNotReadyError, PermanentImageError, PublishError, RetryableError
 from lambdas.detect.mapping import label_items, labels_from_response, object_pk, result_item, result_sk
@@ -148,7 +149,7 @@ class DynamoResultsRepository:
                 TableName=self._table,
                 Key=self._key(image, project_version_arn),
                 ConsistentRead=True,
-                ProjectionExpression="event_detail, event_published",
+                ProjectionExpression="event_detail, event_published, review_event_detail",
             )
         except ClientError as exc:
             raise RetryableError(f"GetItem failed: {exc.response['Error']['Code']}") from exc
@@ -156,12 +157,29 @@ class DynamoResultsRepository:
         if not item:
             return None
         plain = {k: self._deserializer.deserialize(v) for k, v in item.items()}
-        return StoredResult(json.loads(str(plain["event_detail"])), bool(plain.get("event_published")))
+        review = plain.get("review_event_detail")
+        return StoredResult(
+            json.loads(str(plain["event_detail"])),
+            bool(plain.get("event_published")),
+            json.loads(str(review)) if review is not None else None,
+        )
 
-    def put(self, result: DetectionResult, detail: dict[str, Any], claim: PublishClaim) -> bool:
-        """Write the result once, holding ``claim``; ``False`` when this object version × model version has one."""
-        item = result_item(result, detail)
+    def put(
+        self,
+        result: DetectionResult,
+        detail: dict[str, Any],
+        claim: PublishClaim,
+        review_detail: dict[str, Any] | None = None,
+    ) -> bool:
+        """Write the result once, holding ``claim``; ``False`` when this object version × model version has one.
+
+        With ``review_detail`` the same conditional Put marks the result pending review, and keeps the review
+        request's detail for a republish.
+        """
+        item = result_item(result, detail, review_detail)
         item["event_detail"] = json.dumps(detail, separators=(",", ":"))
+        if review_detail is not None:
+            item["review_event_detail"] = json.dumps(review_detail, separators=(",", ":"))
         item["publish_claim"] = claim.token
         item["publish_claim_expires_at"] = claim.expires_at_ms
         actions: list[dict[str, Any]] = [
@@ -245,7 +263,8 @@ class DynamoResultsRepository:
 
 
 class EventBridgePublisher:
-    """PutEvents with retries of the entries EventBridge reports as failed."""
+    """A result's events in one PutEvents call: Detected (or Detection Failed), and Review Requested beside it
+    when the review policy selected the result; retries resend only the entries EventBridge reports failed."""
 
     def __init__(
         self,
@@ -254,32 +273,17 @@ class EventBridgePublisher:
         attempts: int = 4,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._client = client
-        self._bus = bus_name
-        self._attempts = attempts
-        self._sleep = sleep
+        self._sender = EventBridgeSender(client, bus_name, attempts, sleep)
 
-    def publish(self, detail: dict[str, Any]) -> None:
+    def publish(self, detail: dict[str, Any], review_detail: dict[str, Any] | None = None) -> None:
         detail_type = DETAIL_TYPE_DETECTED if detail["status"] == "DETECTED" else DETAIL_TYPE_FAILED
-        entry = {
-            "Source": EVENT_SOURCE,
-            "DetailType": detail_type,
-            "Detail": json.dumps(detail, separators=(",", ":")),
-            "EventBusName": self._bus,
-        }
-        last_error = "unknown"
-        for attempt in range(self._attempts):
-            try:
-                response = self._client.put_events(Entries=[entry])  # type: ignore[list-item]
-            except ClientError as exc:
-                last_error = exc.response["Error"]["Code"]
-            else:
-                if response.get("FailedEntryCount", 0) == 0:
-                    return
-                failed = response["Entries"][0]
-                last_error = f"{failed.get('ErrorCode')}: {failed.get('ErrorMessage')}"
-            self._sleep(min(2.0, 0.1 * 2**attempt))
-        raise PublishError(f"PutEvents failed after {self._attempts} attempts ({last_error})")
+        events = [(detail_type, detail)]
+        if review_detail is not None:
+            events.append((DETAIL_TYPE_REVIEW_REQUESTED, review_detail))
+        try:
+            self._sender.send(events)
+        except PutEventsError as exc:
+            raise PublishError(str(exc)) from exc
 
 
 class SqsRequeuer:

@@ -42,6 +42,7 @@ def model_settings(current: Settings) -> ModelSettings:
         model_name=current.model_name,
         project_version_arn=current.project_version_arn,
         prefix=current.model_prefix,
+        review=current.review_policy,
     )
 
 

@@ -5,7 +5,9 @@ Outcomes per object version × model version:
 - model not RUNNING → the record goes back on the queue as a new message (never dead-lettered);
 - transient errors that outlived the SDK's retries → the message fails and SQS redelivers it;
 - a duplicate delivery → nothing new is written or published: the result is written once (conditional
-  transaction) together with a publish claim, so exactly one delivery at a time may publish its event.
+  transaction) together with a publish claim, so exactly one delivery at a time may publish its event;
+- a DETECTED result the model's review policy selects is marked pending review in that same write, and its
+  Review Requested event goes out with its Detected event, under the same claim.
 """
 
 from __future__ import annotations
@@ -33,17 +35,21 @@ from lambdas.detect.ports import (
     Requeuer,
     ResultsRepository,
 )
+from lambdas.review.events import review_requested_detail
+from lambdas.review.models import ReviewPolicy
+from lambdas.review.policy import review_reasons
 
 Outcome = Literal["DETECTED", "FAILED", "DUPLICATE", "REQUEUED", "IGNORED"]
 
 
 @dataclass(frozen=True)
 class ModelSettings:
-    """What the function knows about the model it serves."""
+    """What the function knows about the model it serves (``review``: which results ask for a human review)."""
 
     model_name: str
     project_version_arn: str
     prefix: str
+    review: ReviewPolicy = field(default_factory=ReviewPolicy)
 
 
 @dataclass
@@ -189,11 +195,17 @@ def _new_claim(deps: Dependencies, state: BatchState) -> PublishClaim:
 
 
 def _publish(
-    detail: dict[str, Any], image: ImageRef, settings: ModelSettings, deps: Dependencies, claim: PublishClaim
+    details: tuple[dict[str, Any], dict[str, Any] | None],
+    image: ImageRef,
+    settings: ModelSettings,
+    deps: Dependencies,
+    claim: PublishClaim,
 ) -> None:
-    """Publish under ``claim``; on failure give the claim up so the redelivery can publish."""
+    """Publish the result's events (Detected or Failed, and Review Requested when selected) under ``claim``; on
+    failure give the claim up so the redelivery can publish."""
+    detail, review_detail = details
     try:
-        deps.publisher.publish(detail)
+        deps.publisher.publish(detail, review_detail)
     except Exception:
         deps.repository.release_publish(image, settings.project_version_arn, claim)
         raise
@@ -210,7 +222,7 @@ def process_image(image: ImageRef, settings: ModelSettings, deps: Dependencies, 
             # delivery (or another duplicate) still holds the claim and is publishing right now.
             claim = _new_claim(deps, state)
             if deps.repository.claim_publish(image, settings.project_version_arn, claim, _now_ms(deps)):
-                _publish(stored.detail, image, settings, deps, claim)
+                _publish((stored.detail, stored.review_detail), image, settings, deps, claim)
                 republished = True
         logger.info("duplicate delivery", extra={"republished": republished})
         return "DUPLICATE"
@@ -247,12 +259,21 @@ def process_image(image: ImageRef, settings: ModelSettings, deps: Dependencies, 
         )
 
     detail = event_detail(result)
+    # Decided here, once, and written with the result: a redelivery finds the result and decides nothing again.
+    reasons = review_reasons(result, settings.review)
+    review_detail = review_requested_detail(result, reasons) if reasons else None
     claim = _new_claim(deps, state)
-    if not deps.repository.put(result, detail, claim):
+    if not deps.repository.put(result, detail, claim, review_detail):
         # A concurrent delivery of the same object version won the conditional write.
         logger.info("result written concurrently by another delivery")
         return "DUPLICATE"
-    _publish(detail, image, settings, deps, claim)
+    _publish((detail, review_detail), image, settings, deps, claim)
+    _report(result, reasons)
+    return result.status
+
+
+def _report(result: DetectionResult, reasons: tuple[str, ...]) -> None:
+    """Metrics and a log line for a result this delivery wrote and published."""
     if result.status == "DETECTED":
         metrics.add_metric(name="ImagesDetected", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="LabelsPerImage", unit=MetricUnit.Count, value=len(result.labels))
@@ -260,4 +281,6 @@ def process_image(image: ImageRef, settings: ModelSettings, deps: Dependencies, 
     else:
         metrics.add_metric(name="ImagesFailed", unit=MetricUnit.Count, value=1)
         logger.warning("image failed", extra={"reason": result.reason, "detail_message": result.message})
-    return result.status
+    if reasons:
+        metrics.add_metric(name="ReviewsRequested", unit=MetricUnit.Count, value=1)
+        logger.info("review requested", extra={"reasons": list(reasons)})

@@ -5,11 +5,30 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from lambdas.common.contract import label_index_pk, label_sk, object_pk, result_sk
+from lambdas.common.contract import (
+    REVIEW_PENDING,
+    REVIEW_PK,
+    REVIEW_SK,
+    label_index_pk,
+    label_sk,
+    object_pk,
+    result_sk,
+    review_key,
+    review_sort,
+)
 from lambdas.detect.models import BoundingBox, DetectionResult, Label, Point
 
 # The keys (docs/results.md) are built by lambdas/common/contract.py; object_pk / result_sk stay importable here.
-__all__ = ["event_detail", "label_items", "labels_from_response", "object_pk", "result_item", "result_sk"]
+__all__ = [
+    "event_detail",
+    "label_items",
+    "labels_from_response",
+    "object_pk",
+    "result_item",
+    "result_sk",
+    "review_attributes",
+    "to_dynamo",
+]
 
 
 def labels_from_response(response: dict[str, Any]) -> tuple[Label, ...]:
@@ -59,18 +78,34 @@ def event_detail(result: DetectionResult) -> dict[str, Any]:
     }
 
 
-def _to_decimal(value: Any) -> Any:
+def to_dynamo(value: Any) -> Any:
+    """``value`` as boto3's TypeSerializer takes it: floats as Decimal (it refuses floats), ``None`` map values
+    dropped."""
     if isinstance(value, float):
         return Decimal(str(value))
     if isinstance(value, dict):
-        return {k: _to_decimal(v) for k, v in value.items() if v is not None}
+        return {k: to_dynamo(v) for k, v in value.items() if v is not None}
     if isinstance(value, list | tuple):
-        return [_to_decimal(v) for v in value]
+        return [to_dynamo(v) for v in value]
     return value
 
 
-def result_item(result: DetectionResult, detail: dict[str, Any]) -> dict[str, Any]:
-    """The result item (Python values; the repository serialises them)."""
+def review_attributes(result: DetectionResult, review_detail: dict[str, Any]) -> dict[str, Any]:
+    """The attributes that mark a result pending review and put it in the sparse by_review index."""
+    image = result.image
+    return {
+        "review": REVIEW_PENDING,
+        "review_reasons": list(review_detail["reasons"]),
+        REVIEW_PK: review_key(result.model_name, REVIEW_PENDING),
+        REVIEW_SK: review_sort(_iso(result), image.bucket, image.key),
+    }
+
+
+def result_item(
+    result: DetectionResult, detail: dict[str, Any], review_detail: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The result item (Python values; the repository serialises them); pending review when ``review_detail``
+    (the Review Requested event's detail) is given."""
     image = result.image
     item: dict[str, Any] = {
         "pk": object_pk(image.bucket, image.key),
@@ -94,7 +129,9 @@ def result_item(result: DetectionResult, detail: dict[str, Any]) -> dict[str, An
         "detected_at": detail["detected_at"],
         "event_published": False,
     }
-    return {k: _to_decimal(v) for k, v in item.items() if v is not None}
+    if review_detail is not None:
+        item |= review_attributes(result, review_detail)
+    return {k: to_dynamo(v) for k, v in item.items() if v is not None}
 
 
 def label_items(result: DetectionResult) -> list[dict[str, Any]]:

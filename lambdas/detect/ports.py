@@ -25,11 +25,13 @@ class ObjectInspector(Protocol):
 
 
 class StoredResult:
-    """A result already in the table: its event detail and whether the event went out."""
+    """A result already in the table: its event detail (and its review request's, when the review policy selected
+    it) and whether the events went out."""
 
-    def __init__(self, detail: dict[str, Any], published: bool) -> None:
+    def __init__(self, detail: dict[str, Any], published: bool, review_detail: dict[str, Any] | None = None) -> None:
         self.detail = detail
         self.published = published
+        self.review_detail = review_detail
 
 
 @dataclass(frozen=True)
@@ -49,16 +51,23 @@ class ResultsRepository(Protocol):
     """One result per object version × model version, written once; its event published under a claim."""
 
     def get(self, image: ImageRef, project_version_arn: str) -> StoredResult | None: ...
-    def put(self, result: DetectionResult, detail: dict[str, Any], claim: PublishClaim) -> bool: ...
+    def put(
+        self,
+        result: DetectionResult,
+        detail: dict[str, Any],
+        claim: PublishClaim,
+        review_detail: dict[str, Any] | None = None,
+    ) -> bool: ...
     def claim_publish(self, image: ImageRef, project_version_arn: str, claim: PublishClaim, now_ms: int) -> bool: ...
     def release_publish(self, image: ImageRef, project_version_arn: str, claim: PublishClaim) -> None: ...
     def mark_published(self, image: ImageRef, project_version_arn: str) -> None: ...
 
 
 class EventPublisher(Protocol):
-    """Publishes a result's event detail; raises PublishError when it cannot."""
+    """Publishes a result's event detail, and its review request's when given, in one call; raises PublishError
+    when it cannot."""
 
-    def publish(self, detail: dict[str, Any]) -> None: ...
+    def publish(self, detail: dict[str, Any], review_detail: dict[str, Any] | None = None) -> None: ...
 
 
 class Requeuer(Protocol):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Json
+
+from lambdas.review.models import ReviewPolicy
 
 
 class Settings(BaseModel):
@@ -19,3 +21,5 @@ class Settings(BaseModel):
     event_bus_name: str = Field(alias="EVENT_BUS_NAME")
     queue_url: str = Field(alias="QUEUE_URL")
     not_ready_delay_seconds: int = Field(default=60, alias="NOT_READY_DELAY_SECONDS", ge=0, le=900)
+    # The model's ``review`` block as JSON (infra/config.py); absent: review disabled.
+    review_policy: Json[ReviewPolicy] = Field(default_factory=ReviewPolicy, alias="REVIEW_POLICY")

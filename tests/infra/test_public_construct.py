@@ -16,9 +16,11 @@ from aws_cdk import App, Environment, Stack, Validations
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
-from infra import CustomLabelsPipeline, PipelineConfig
+from infra import CustomLabelsPipeline, PipelineConfig, constants
 from infra.config import parse_config
 from infra.pipeline import PipelineCollisionError
+from lambdas.detect.settings import Settings
+from lambdas.review.models import ReviewPolicy
 from tests.support import ids
 from tests.support.configs import model_block
 from tests.support.paths import ROOT
@@ -26,6 +28,19 @@ from tests.support.paths import ROOT
 ACCOUNT = ids.SAMPLE_ACCOUNT
 REGION = "eu-west-1"  # not the default app's region: the construct must follow the stack's environment
 WINDOW = {"cron": "cron(0 2 * * ? *)", "timezone": "Europe/Dublin", "window_minutes": 60, "lead_minutes": 10}
+# One of the user's models asks for human review, in Amazon A2I too (so cdk-nag and cfn-lint see the reviewing
+# model's A2I functions, rules and roles as a user's stack composes them).
+A2I_FLOW_ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:flow-definition/parts-review"
+A2I_OUTPUT_BUCKET = "shelf-a2i-output"
+A2I_OUTPUT_S3_URI = f"s3://{A2I_OUTPUT_BUCKET}/reviews/"
+REVIEW = {
+    "enabled": True,
+    "min_confidence": 85,
+    "label_min_confidence": {"bolt": 95},
+    "audit_fraction": 0.02,
+    "a2i_flow_definition_arn": A2I_FLOW_ARN,
+    "a2i_output_s3_uri": A2I_OUTPUT_S3_URI,
+}
 
 
 def _model(name: str, prefix: str, lifecycle: dict[str, Any]) -> dict[str, Any]:
@@ -38,7 +53,7 @@ def _config(resource_prefix: str = "shelf", **extra: Any) -> PipelineConfig:
             "resource_prefix": resource_prefix,
             "models": [
                 _model("logos", "logos/", {"mode": "scheduled", "schedules": [WINDOW]}),
-                _model("parts", "parts/", {"mode": "on_demand", "backlog_threshold": 50}),
+                {**_model("parts", "parts/", {"mode": "on_demand", "backlog_threshold": 50}), "review": REVIEW},
             ],
             **extra,
         }
@@ -168,8 +183,9 @@ def test_cfn_lint_reports_no_errors_on_a_users_stack(user_stack: UserSynth) -> N
 
 
 def test_each_model_gets_its_detection_controller_and_backfill(user_stack: UserSynth) -> None:
-    # Then each model has its own queue and dead-letter queue, a disabled mapping, a detect function
-    assert len(user_stack.resources("AWS::SQS::Queue")) == 4
+    # Then each model has its own queue and dead-letter queue (and "parts" its A2I dead-letter queue), a disabled
+    # mapping, a detect function
+    assert len(user_stack.resources("AWS::SQS::Queue")) == 2 * 2 + 1
     mappings = user_stack.resources("AWS::Lambda::EventSourceMapping").values()
     assert [m["Properties"]["Enabled"] for m in mappings] == [False, False]
     functions = {f["Properties"].get("Description") for f in user_stack.resources("AWS::Lambda::Function").values()}
@@ -302,3 +318,120 @@ def test_the_construct_pins_the_feature_flags_the_app_is_tested_with() -> None:
 
     # Then the construct sets the same ones on its own subtree, so a user's app builds the tested resources
     assert flags == FEATURE_FLAGS
+
+
+def test_only_a_reviewing_model_passes_its_review_policy_to_its_detect_function(user_stack: UserSynth) -> None:
+    # Given the user's two models, only "parts" with a review block
+    environments = {
+        f["Properties"]["Environment"]["Variables"]["MODEL_NAME"]: f["Properties"]["Environment"]["Variables"]
+        for f in user_stack.resources("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == constants.DETECT_HANDLER
+    }
+    # When the detect function of each reads its environment (references to the table, bus and queue as text)
+    parts, logos = (
+        Settings.model_validate({k: v if isinstance(v, str) else "ref" for k, v in environments[name].items()})
+        for name in ("parts", "logos")
+    )
+    # Then "parts" applies the configured policy, and "logos" (no REVIEW_POLICY at all: its template as before) none
+    assert parts.review_policy == ReviewPolicy.model_validate(REVIEW)
+    assert "REVIEW_POLICY" not in environments["logos"]
+    assert logos.review_policy.enabled is False
+
+
+def _a2i_functions(synth: UserSynth) -> dict[str, dict[str, Any]]:
+    """The A2I functions by handler: the starter and the ingest."""
+    handlers = (constants.A2I_START_HANDLER, constants.A2I_INGEST_HANDLER)
+    return {
+        f["Properties"]["Handler"]: f["Properties"]
+        for f in synth.resources("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] in handlers
+    }
+
+
+def _role_statements(synth: UserSynth, function: dict[str, Any]) -> list[dict[str, Any]]:
+    role = function["Role"]["Fn::GetAtt"][0]
+    return [
+        statement
+        for policy in synth.resources("AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
+def test_a_model_naming_an_a2i_flow_definition_gets_the_a2i_functions_scoped_to_it(user_stack: UserSynth) -> None:
+    # Given the user's stack, where only "parts" names a flow definition and its output location
+    functions = _a2i_functions(user_stack)
+
+    # Then there is one starter and one ingest function, both for "parts" and its flow definition
+    assert set(functions) == {constants.A2I_START_HANDLER, constants.A2I_INGEST_HANDLER}
+    for function in functions.values():
+        variables = function["Environment"]["Variables"]
+        assert (variables["MODEL_NAME"], variables["FLOW_DEFINITION_ARN"]) == ("parts", A2I_FLOW_ARN)
+        assert function["Timeout"] == constants.A2I_FUNCTION_TIMEOUT_SECONDS
+    assert functions[constants.A2I_INGEST_HANDLER]["Environment"]["Variables"]["A2I_OUTPUT_S3_URI"] == (
+        A2I_OUTPUT_S3_URI
+    )
+    # ... StartHumanLoop is allowed on that flow definition only, and only to the starter
+    starts = [
+        (handler, s)
+        for handler, function in functions.items()
+        for s in _role_statements(user_stack, function)
+        if "sagemaker:StartHumanLoop" in _actions(s)
+    ]
+    assert [(h, s["Resource"]) for h, s in starts] == [(constants.A2I_START_HANDLER, A2I_FLOW_ARN)]
+    # ... the ingest reads S3 under <output prefix>/<flow definition name>/ only
+    (read,) = [
+        s
+        for s in _role_statements(user_stack, functions[constants.A2I_INGEST_HANDLER])
+        if any(a.startswith("s3:") for a in _actions(s))
+    ]
+    assert _actions(read) == ["s3:GetObject"]
+    assert read["Resource"] == {
+        "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":s3:::{A2I_OUTPUT_BUCKET}/reviews/parts-review/*"]]
+    }
+
+
+def test_the_a2i_rules_listen_for_this_model_and_flow_definition_and_their_dead_letters_alarm(
+    user_stack: UserSynth,
+) -> None:
+    # Given the user's stack's rules and alarms
+    rules = [r["Properties"] for r in user_stack.resources("AWS::Events::Rule").values()]
+    alarms = [a["Properties"] for a in user_stack.resources("AWS::CloudWatch::Alarm").values()]
+
+    # Then one rule starts loops from the pipeline bus's Review Requested events of "parts" only
+    (start,) = [r for r in rules if r["EventPattern"].get("detail-type") == [constants.DETAIL_TYPE_REVIEW_REQUESTED]]
+    assert start["EventPattern"]["detail"] == {"model_name": ["parts"]}
+    assert "EventBusName" in start
+    # ... one ingests A2I's status events of the flow definition from the default bus
+    (ingest,) = [r for r in rules if r["EventPattern"].get("source") == ["aws.sagemaker"]]
+    assert ingest["EventPattern"]["detail"] == {"flowDefinitionArn": [A2I_FLOW_ARN]}
+    assert "EventBusName" not in ingest
+    # ... and the A2I dead-letter queue has an alarm that notifies the pipeline's alarm topic like the others
+    (dead_letters,) = [a for a in alarms if a["AlarmDescription"].startswith("parts: A2I events in the dead-letter")]
+    (topic_id,) = user_stack.resources("AWS::SNS::Topic")
+    assert dead_letters["AlarmActions"] == [{"Ref": topic_id}]
+
+
+def test_a_flow_definition_of_a_model_whose_review_is_disabled_deploys_nothing_for_a2i(tmp_path: Path) -> None:
+    # Given a user's model that names a flow definition and its output, with review switched off
+    # (the default app's stack, without any A2I config, is tests/infra/test_stack.py's)
+    review = {**REVIEW, "enabled": False}
+    parts = _model("parts", "parts/", {"mode": "on_demand", "backlog_threshold": 50})
+    config = parse_config({"resource_prefix": "shelf", "models": [{**parts, "review": review}]})
+    app = App(outdir=str(tmp_path))
+    stack = ImageLabellingStack(app, "ReviewOff", config=config, env=Environment(account=ACCOUNT, region=REGION))
+
+    # When it is synthesized
+    template = json.loads(Path(app.synth().get_stack_by_name("ReviewOff").template_full_path).read_text())
+    synth = UserSynth(stack, template, tmp_path, {}, None)
+
+    # Then it has no A2I function, rule or permission: no loop is started for results nobody marks pending
+    assert stack.labelling.a2i_reviews == {}
+    assert _a2i_functions(synth) == {}
+    assert not [r for r in synth.resources("AWS::Events::Rule").values() if "aws.sagemaker" in json.dumps(r)]
+    assert "sagemaker:" not in json.dumps(synth.resources("AWS::IAM::Policy"))

@@ -119,6 +119,8 @@ def test_detect_function_runs_current_python_on_arm_with_json_logs(synthesized: 
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["Timeout"] == constants.DETECT_FUNCTION_TIMEOUT_SECONDS
         assert props["Environment"]["Variables"]["MIN_CONFIDENCE"] == "50.0"
+        # cdk.json enables no review: the function's environment is what it was before the review policy existed
+        assert "REVIEW_POLICY" not in props["Environment"]["Variables"]
         assert len(props["Layers"]) == 1
     synthesized.template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 30})
     assert synthesized.json["Parameters"][next(p for p in synthesized.json["Parameters"] if "powertools" in p)][
@@ -163,6 +165,14 @@ def test_results_table_is_on_demand_recoverable_encrypted_and_matches_the_offlin
     assert sorted(props["GlobalSecondaryIndexes"], key=lambda i: i["IndexName"]) == sorted(
         local["GlobalSecondaryIndexes"], key=lambda i: i["IndexName"]
     )
+    # the review index: sparse over review_key (only results the review policy selected), oldest first, whole items
+    [by_review] = [i for i in props["GlobalSecondaryIndexes"] if i["IndexName"] == constants.BY_REVIEW_INDEX]
+    assert by_review["KeySchema"] == [
+        {"AttributeName": constants.REVIEW_PK, "KeyType": "HASH"},
+        {"AttributeName": constants.REVIEW_SK, "KeyType": "RANGE"},
+    ]
+    assert by_review["Projection"] == {"ProjectionType": "ALL"}
+    assert {"AttributeName": constants.REVIEW_SK, "AttributeType": "S"} in props["AttributeDefinitions"]
 
 
 def test_event_bus_exists_with_an_archive(synthesized: Synthesized) -> None:
@@ -203,6 +213,18 @@ def test_detect_role_is_scoped_to_exact_resources(synthesized: Synthesized) -> N
             "logs:UpdateLogDelivery",
         )
         assert all(a.startswith(allowed) for a in actions), statement
+
+
+def test_the_default_app_deploys_nothing_for_amazon_a2i(synthesized: Synthesized) -> None:
+    # Given cdk.json, whose models name no A2I flow definition
+    assert all(model.review.a2i_flow_definition_arn is None for model in synthesized.config.models)
+
+    # Then the stack has no A2I function, rule or SageMaker permission (docs/a2i.md: only when a model names one)
+    handlers = {f["Properties"]["Handler"] for f in synthesized.resources("AWS::Lambda::Function").values()}
+    assert not handlers & {constants.A2I_START_HANDLER, constants.A2I_INGEST_HANDLER}
+    assert "aws.sagemaker" not in json.dumps(synthesized.resources("AWS::Events::Rule"))
+    assert "sagemaker:" not in json.dumps(synthesized.resources("AWS::IAM::Policy"))
+    assert synthesized.stack.pipeline.a2i_reviews == {}
 
 
 def test_outputs_describe_the_deployment_for_the_cli(synthesized: Synthesized) -> None:

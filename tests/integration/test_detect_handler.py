@@ -255,10 +255,10 @@ def test_a_concurrent_duplicate_leaves_the_event_to_the_delivery_that_wrote_the_
     answers: list[Any] = []
 
     class DuplicateArrivesMidPublish:
-        def publish(self, detail: dict[str, Any]) -> None:
+        def publish(self, detail: dict[str, Any], review_detail: dict[str, Any] | None = None) -> None:
             if not answers:
                 answers.append(handler(duplicate, lambda_context))
-            publisher.publish(detail)
+            publisher.publish(detail, review_detail)
 
     pipeline.deps.publisher = DuplicateArrivesMidPublish()
 
@@ -284,7 +284,7 @@ def test_a_publish_claim_left_by_a_crashed_delivery_expires_and_the_redelivery_p
     publisher = pipeline.deps.publisher
 
     class DiesBeforePublishing:
-        def publish(self, detail: dict[str, Any]) -> None:
+        def publish(self, detail: dict[str, Any], review_detail: dict[str, Any] | None = None) -> None:
             raise RuntimeError("invocation killed")
 
     class KeepsClaims:

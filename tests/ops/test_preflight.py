@@ -9,14 +9,17 @@ The AWS behaviours relied on, and where they are written down (not moto):
 - the Powertools layer's public parameter /aws/service/powertools/python/<arch>/<runtime>/<version> holds
   the layer version ARN (aws-powertools/powertools-lambda-python, .github/workflows/update_ssm.yml);
 - GetLayerVersionByArn returns CompatibleRuntimes / CompatibleArchitectures (botocore's lambda model);
-- DescribeProjectVersions(ProjectArn, VersionNames) and its statuses (botocore's rekognition model).
+- DescribeProjectVersions(ProjectArn, VersionNames) and its statuses (botocore's rekognition model);
+- DescribeFlowDefinition(FlowDefinitionName): FlowDefinitionArn, FlowDefinitionStatus Initializing | Active |
+  Failed | Deleting, FailureReason, OutputConfig.S3OutputPath (pattern '(https|s3)://([^/]+)/?(.*)'), error code
+  ResourceNotFound (botocore's sagemaker 2017-07-24 model).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
@@ -24,10 +27,13 @@ from botocore.stub import Stubber
 from typer.testing import CliRunner
 
 from clp import preflight, render
+from clp.deployment import Clients
 from clp.main import app
 from clp.preflight import LAMBDA_ARCHITECTURE, Definition, Status, definitions, validate_definition
 from infra import constants
+from infra.config import DEFAULT_CDK_JSON, ModelConfig
 from infra.statemachines import substitute
+from lambdas.review.models import ReviewPolicy
 from tests.support.preflight import ACCOUNT, CONFIG, LAYER_ARN, MODEL, REGION, STACK, StubbedAccount
 from tests.support.stack import Synthesized
 
@@ -537,6 +543,174 @@ def test_a_running_version_is_a_note_not_a_finding(account: StubbedAccount) -> N
     assert result.exit_code == 0, result.output
     version = row(result, "model version")
     assert version["status"] == "NOTE" and "never stops a model it did not start" in version["detail"]
+
+
+# -- 5. the A2I flow definition ---------------------------------------------------------------------------------------
+
+FLOW_NAME = "produce-review"
+FLOW_ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:flow-definition/{FLOW_NAME}"
+A2I_OUTPUT = "s3://produce-a2i-output/reviews"
+
+
+def _a2i_model(**review: Any) -> ModelConfig:
+    """The cdk.json model, its review enabled and naming a flow definition and its output location."""
+    policy = {"enabled": True, "a2i_flow_definition_arn": FLOW_ARN, "a2i_output_s3_uri": A2I_OUTPUT, **review}
+    return MODEL.model_copy(update={"review": ReviewPolicy.model_validate(policy)})
+
+
+def _a2i_config_file(tmp_path: Path) -> Path:
+    document = json.loads(DEFAULT_CDK_JSON.read_text(encoding="utf-8"))
+    document["context"]["pipeline"]["models"][0]["review"] = {
+        "enabled": True,
+        "a2i_flow_definition_arn": FLOW_ARN,
+        "a2i_output_s3_uri": A2I_OUTPUT,
+    }
+    path = tmp_path / "cdk.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+def test_a_models_flow_definition_is_checked_after_its_version(account: StubbedAccount, tmp_path: Path) -> None:
+    # Given a config whose model starts A2I loops, and an account where everything, the flow definition too, is fine
+    account.everything_ok()
+    account.flow_definition(FLOW_NAME, arn=FLOW_ARN, output=A2I_OUTPUT + "/")
+
+    # When preflight runs on that config
+    result = clp("--config", str(_a2i_config_file(tmp_path)), "--region", REGION, "--json")
+
+    # Then the flow definition was described by its name (the Stubber checks the request against botocore's model)
+    # and is the last row, OK, with the output location it writes to (a trailing '/' names the same location)
+    assert result.exit_code == 0, result.output
+    last = rows(result)[-1]
+    assert (last["check"], last["subject"], last["status"]) == ("a2i flow definition", MODEL.name, "OK")
+    assert last["detail"] == f"Active, output {A2I_OUTPUT}/"
+    account.assert_all_asked()
+
+
+def test_without_a_flow_definition_nothing_is_asked_of_sagemaker(account: StubbedAccount) -> None:
+    # Given cdk.json (no review block) and a ready account
+    account.everything_ok()
+    # When preflight runs
+    result = clp("--region", REGION, "--json")
+    # Then there is no A2I row (and the Stubber, holding no SageMaker answer, was not called)
+    assert result.exit_code == 0, result.output
+    assert "a2i flow definition" not in {r["check"] for r in rows(result)}
+    assert preflight.a2i_models(CONFIG) == []
+
+
+def test_a_disabled_review_naming_a_flow_definition_is_not_checked() -> None:
+    # Given a model whose review names a flow definition but is switched off (the stack deploys no A2I for it)
+    config = CONFIG.model_copy(update={"models": (_a2i_model(enabled=False),)})
+    # Then preflight has no flow definition to check, while the same review enabled has one
+    assert preflight.a2i_models(config) == []
+    enabled = CONFIG.model_copy(update={"models": (_a2i_model(),)})
+    assert [model.name for model in preflight.a2i_models(enabled)] == [MODEL.name]
+
+
+def test_the_flow_definition_is_skipped_like_the_rest_without_credentials() -> None:
+    # Given a config whose model starts A2I loops
+    config = CONFIG.model_copy(update={"models": (_a2i_model(),)})
+    # When the checks after the credentials are skipped / Then the flow definition's row is among them
+    checks = preflight.Preflight(cast(Clients, None), config, stack=STACK, region=REGION, region_source="x")
+    skipped = checks._skip_rest("why")
+    assert skipped[-1] == preflight.Row("a2i flow definition", MODEL.name, Status.SKIPPED, "why")
+
+
+@pytest.mark.parametrize(
+    ("answer", "detail"),
+    [
+        ({"status": "Initializing"}, "Initializing, not Active"),
+        (
+            {"status": "Failed", "failure_reason": "role cannot be assumed"},
+            "Failed, not Active (role cannot be assumed)",
+        ),
+        ({"status": "Deleting"}, "Deleting, not Active"),
+        (
+            {"output": "s3://produce-a2i-output/other"},
+            "its OutputConfig.S3OutputPath is s3://produce-a2i-output/other, review.a2i_output_s3_uri says "
+            + A2I_OUTPUT,
+        ),
+        (
+            {"output": "https://produce-a2i-output.s3.amazonaws.com/reviews"},
+            "its OutputConfig.S3OutputPath is https://produce-a2i-output.s3.amazonaws.com/reviews",
+        ),
+        (
+            {"arn": f"arn:aws-us-gov:sagemaker:{REGION}:{ACCOUNT}:flow-definition/{FLOW_NAME}"},
+            f"{FLOW_NAME} is arn:aws-us-gov:sagemaker",
+        ),
+    ],
+)
+def test_a_flow_definition_that_is_not_ready_or_writes_elsewhere_is_a_finding(
+    answer: dict[str, str], detail: str
+) -> None:
+    # Given a flow definition the account describes with this status, output location or ARN
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    with Stubber(sagemaker) as stub:
+        stub.add_response(
+            "describe_flow_definition",
+            {
+                "FlowDefinitionArn": answer.get("arn", FLOW_ARN),
+                "FlowDefinitionName": FLOW_NAME,
+                "FlowDefinitionStatus": answer.get("status", "Active"),
+                "CreationTime": "2026-01-05T00:00:00Z",
+                "OutputConfig": {"S3OutputPath": answer.get("output", A2I_OUTPUT)},
+                "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/a2i",
+                **({"FailureReason": answer["failure_reason"]} if "failure_reason" in answer else {}),
+            },
+            {"FlowDefinitionName": FLOW_NAME},
+        )
+        # When preflight checks it
+        found = preflight.check_flow_definition(sagemaker, _a2i_model(), account=ACCOUNT, region=REGION)
+        stub.assert_no_pending_responses()
+
+    # Then it is a finding saying what is wrong
+    assert found.status is Status.FINDING
+    assert found.detail.startswith(detail), found.detail
+
+
+@pytest.mark.parametrize(
+    ("error", "detail"),
+    [
+        ("ResourceNotFound", f"flow definition {FLOW_NAME} not found in {REGION}"),
+        ("AccessDeniedException", "access denied: the caller needs sagemaker:DescribeFlowDefinition"),
+        ("ThrottlingException", "AWS DescribeFlowDefinition failed: ThrottlingException"),
+    ],
+)
+def test_a_flow_definition_aws_cannot_describe_is_a_finding(error: str, detail: str) -> None:
+    # Given an account that answers DescribeFlowDefinition with this error
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    with Stubber(sagemaker) as stub:
+        stub.add_client_error(
+            "describe_flow_definition",
+            service_error_code=error,
+            service_message="m",
+            http_status_code=400,
+            expected_params={"FlowDefinitionName": FLOW_NAME},
+        )
+        # When preflight checks it / Then the error is a finding naming it
+        found = preflight.check_flow_definition(sagemaker, _a2i_model(), account=ACCOUNT, region=REGION)
+    assert found.status is Status.FINDING
+    assert found.detail.startswith(detail), found.detail
+
+
+@pytest.mark.parametrize(
+    ("account_id", "region"),
+    [("999999999999", REGION), (ACCOUNT, "eu-west-1")],
+)
+def test_a_flow_definition_beside_another_account_or_region_is_a_finding_without_a_call(
+    account_id: str, region: str
+) -> None:
+    # Given a stack deployed to another account or region than the flow definition's
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    with Stubber(sagemaker) as stub:  # no answer queued: any call would fail the test
+        # When preflight checks the flow definition
+        found = preflight.check_flow_definition(sagemaker, _a2i_model(), account=account_id, region=region)
+        stub.assert_no_pending_responses()
+
+    # Then it is a finding naming both places, and SageMaker was not asked
+    assert found.status is Status.FINDING
+    assert found.detail.startswith(f"the flow definition is in account {ACCOUNT}, {REGION}; the stack deploys to ")
+    assert f"account {account_id}, {region}" in found.detail
 
 
 # -- access denied ------------------------------------------------------------------------------------------------

@@ -18,10 +18,17 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from infra.config import parse_config
-from infra.constants import DETAIL_TYPE_DETECTED, DETAIL_TYPE_FAILED, EVENT_SOURCE
+from infra.constants import (
+    DETAIL_TYPE_DETECTED,
+    DETAIL_TYPE_FAILED,
+    DETAIL_TYPE_REVIEW_REQUESTED,
+    DETAIL_TYPE_REVIEWED,
+    EVENT_SOURCE,
+)
 from lambdas.detect.logic import Dependencies
 from lambdas.detect.settings import Settings
 from lambdas.detect.wiring import build_dependencies
+from lambdas.review.models import ReviewPolicy
 from localrun.world import Names, World
 from tests.support import ids
 from tests.support.configs import model_block
@@ -34,6 +41,19 @@ MODEL = ids.MODEL
 PREFIX = ids.PREFIX
 ARN = ids.version_arn(account=ids.SAMPLE_ACCOUNT)
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "events"
+# The schema file of each detail type the pipeline's functions publish (docs/events.md).
+SCHEMA_SLUGS = {
+    DETAIL_TYPE_DETECTED: "custom-labels-detected",
+    DETAIL_TYPE_FAILED: "custom-labels-detection-failed",
+    DETAIL_TYPE_REVIEW_REQUESTED: "custom-labels-review-requested",
+    DETAIL_TYPE_REVIEWED: "custom-labels-reviewed",
+}
+
+
+def validate_detail(detail_type: str, detail: dict[str, Any]) -> None:
+    """Validate an event's detail against its documented JSON Schema (docs/events/)."""
+    schema = json.loads((SCHEMAS / f"{SCHEMA_SLUGS[detail_type]}.schema.json").read_text())
+    jsonschema.validate(detail, schema, format_checker=jsonschema.FormatChecker())
 
 
 @dataclass
@@ -87,12 +107,7 @@ class Pipeline:
             for message in messages:
                 event = json.loads(message["Body"])
                 assert event["source"] == EVENT_SOURCE
-                slug = {
-                    DETAIL_TYPE_DETECTED: "custom-labels-detected",
-                    DETAIL_TYPE_FAILED: "custom-labels-detection-failed",
-                }[event["detail-type"]]
-                schema = json.loads((SCHEMAS / f"{slug}.schema.json").read_text())
-                jsonschema.validate(event["detail"], schema, format_checker=jsonschema.FormatChecker())
+                validate_detail(event["detail-type"], event["detail"])
                 events.append(event)
                 self.sqs.delete_message(QueueUrl=self.capture_url, ReceiptHandle=message["ReceiptHandle"])
         return events
@@ -106,9 +121,12 @@ class Pipeline:
         return [json.loads(m["Body"]) for m in response.get("Messages", [])]
 
 
-def handler_environment(queue_url: str) -> dict[str, str]:
-    """The detect function's environment variables, as the stack sets them, for this world."""
+def handler_environment(queue_url: str, review: ReviewPolicy | None = None) -> dict[str, str]:
+    """The detect function's environment variables, as the stack sets them, for this world (with ``review``: as
+    for a model whose review policy is enabled)."""
+    review_env = {"REVIEW_POLICY": review.model_dump_json()} if review is not None else {}
     return {
+        **review_env,
         "MODEL_NAME": MODEL,
         "PROJECT_VERSION_ARN": ARN,
         "MODEL_PREFIX": PREFIX,
@@ -122,7 +140,7 @@ def handler_environment(queue_url: str) -> dict[str, str]:
 
 
 @contextmanager
-def detect_world() -> Iterator[Pipeline]:
+def detect_world(review: ReviewPolicy | None = None) -> Iterator[Pipeline]:
     """moto with the world the detect handler touches; ``Pipeline.deps`` is the handler's wiring on it."""
     with mock_aws():
         config = parse_config({"models": [model_block(MODEL, PREFIX, account=ids.SAMPLE_ACCOUNT)]})
@@ -137,7 +155,7 @@ def detect_world() -> Iterator[Pipeline]:
         stubber = Stubber(rekognition)
         stubber.activate()
         s3, dynamodb, events = boto3.client("s3"), boto3.client("dynamodb"), boto3.client("events")
-        settings = Settings.model_validate(handler_environment(queue_url))
+        settings = Settings.model_validate(handler_environment(queue_url, review))
         # The handler's own wiring, on moto's clients and the stubbed rekognition one (no PutEvents backoff).
         clients = {"rekognition": rekognition, "s3": s3, "dynamodb": dynamodb, "events": events, "sqs": sqs}
         deps = build_dependencies(settings, clients.__getitem__, publish_sleep=lambda _s: None)

@@ -109,11 +109,11 @@ class CrashingRepository:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    def put(self, result: Any, detail: dict[str, Any], claim: Any) -> bool:
+    def put(self, result: Any, detail: dict[str, Any], claim: Any, review_detail: Any = None) -> bool:
         with self._lock:
             first = result.image.key not in self._crashed
             self._crashed.add(result.image.key)
             self.crashes += first
         if first:
             raise RuntimeError("injected crash between DetectCustomLabels and the result write")
-        return bool(self._inner.put(result, detail, claim))
+        return bool(self._inner.put(result, detail, claim, review_detail))

@@ -3,6 +3,7 @@ request is validated against the service models and answered as the account woul
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -18,7 +19,7 @@ ACCOUNT = MODEL.project_version_arn.split(":")[4]
 REGION = MODEL.region
 STACK = CONFIG.stack_name
 LAYER_ARN = f"arn:aws:lambda:{REGION}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:27"
-SERVICES = ("sts", "stepfunctions", "ssm", "lambda", "rekognition")
+SERVICES = ("sts", "stepfunctions", "ssm", "lambda", "rekognition", "sagemaker")
 
 
 class StubbedAccount:
@@ -78,6 +79,22 @@ class StubbedAccount:
             {"ProjectVersionDescriptions": descriptions},
             {"ProjectArn": MODEL.project_arn, "VersionNames": [MODEL.version_name]},
         )
+
+    def flow_definition(
+        self, name: str, *, arn: str, output: str, status: str = "Active", failure_reason: str | None = None
+    ) -> None:
+        """DescribeFlowDefinition's answer for ``name`` (required members of botocore's sagemaker model)."""
+        answer: dict[str, Any] = {
+            "FlowDefinitionArn": arn,
+            "FlowDefinitionName": name,
+            "FlowDefinitionStatus": status,
+            "CreationTime": datetime(2026, 1, 5, tzinfo=UTC),
+            "OutputConfig": {"S3OutputPath": output},
+            "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/a2i-flow-definition",
+        }
+        if failure_reason is not None:
+            answer["FailureReason"] = failure_reason
+        self.stubs["sagemaker"].add_response("describe_flow_definition", answer, {"FlowDefinitionName": name})
 
     def ok_up_to_the_version(self) -> None:
         """Every check before the model version passes (identity, definitions, layer)."""

@@ -13,6 +13,7 @@ from tests.support import ids
 
 VERSION_ARN = ids.version_arn("parts", "parts.2026-02-01T00.00.00", account=ids.SAMPLE_ACCOUNT)
 PROJECT_ARN = ids.project_arn("parts", account=ids.SAMPLE_ACCOUNT)
+FLOW_ARN = "arn:aws:sagemaker:us-east-1:111122223333:flow-definition/produce-review"
 
 
 def _block() -> dict[str, Any]:
@@ -58,6 +59,47 @@ def test_a_json_string_from_the_cli_context_is_accepted() -> None:
         (lambda b: b.update(models=[]), "pipeline.models"),
         (lambda b: b["models"].append(_second_model(prefix="produce/fruit/")), "prefixes overlap"),
         (lambda b: b["models"].append(_second_model(name="produce-quality")), "duplicate model names"),
+        (lambda b: b["models"][0].update(review={"min_confidence": 101}), "models.0.review.min_confidence"),
+        (lambda b: b["models"][0].update(review={"audit_fraction": 2}), "models.0.review.audit_fraction"),
+        (
+            lambda b: b["models"][0].update(review={"label_min_confidence": {"rotten": -1}}),
+            "models.0.review.label_min_confidence.rotten",
+        ),
+        (lambda b: b["models"][0].update(review={"label_min_confidence": {"": 90}}), "review.label_min_confidence"),
+        (
+            lambda b: b["models"][0].update(review={"a2i_flow_definition_arn": "arn:aws:s3:::bucket"}),
+            "models.0.review.a2i_flow_definition_arn",
+        ),
+        (lambda b: b["models"][0].update(review={"enable": True}), "models.0.review.enable"),
+        (
+            lambda b: b["models"][0].update(review={"enabled": True, "a2i_flow_definition_arn": FLOW_ARN}),
+            "a2i_flow_definition_arn needs a2i_output_s3_uri",
+        ),
+        (
+            lambda b: b["models"][0].update(
+                review={"a2i_flow_definition_arn": FLOW_ARN, "a2i_output_s3_uri": "s3://Not_A_Bucket/a2i"}
+            ),
+            "models.0.review.a2i_output_s3_uri",
+        ),
+        (
+            # The output location travels in the detect function's REVIEW_POLICY too: it counts towards the 2 KB.
+            lambda b: b["models"][0].update(
+                review={
+                    "enabled": True,
+                    # ~1 KB of overrides alone fits; with a 1014-character output location it does not
+                    "label_min_confidence": {f"label-{n:03d}": 90 for n in range(50)},
+                    "a2i_flow_definition_arn": FLOW_ARN,
+                    "a2i_output_s3_uri": "s3://produce-a2i-output/" + "p" * 990,
+                }
+            ),
+            "fit in Lambda's 4 KB of environment",
+        ),
+        (
+            lambda b: b["models"][0].update(
+                review={"enabled": True, "label_min_confidence": {f"label-{n:03d}": 90 for n in range(200)}}
+            ),
+            "fit in Lambda's 4 KB of environment",
+        ),
     ],
 )
 def test_invalid_config_fails_naming_the_field(mutate: Any, field: str) -> None:
@@ -162,3 +204,28 @@ def test_unknown_model_lookup_lists_known_names() -> None:
     with pytest.raises(KeyError, match="produce-quality"):
         config.model("nope")
     assert config.model("produce-quality").prefix == "produce/"
+
+
+def test_review_is_off_unless_a_model_enables_it() -> None:
+    # Given the shipped cdk.json (no review block) and the same model with one
+    block = _block()
+    reviewed = _block()
+    reviewed["models"][0]["review"] = {
+        "enabled": True,
+        "min_confidence": 90,
+        "label_min_confidence": {"rotten": 95},
+        "no_label": False,
+        "audit_fraction": 0.05,
+        "a2i_flow_definition_arn": FLOW_ARN,
+        "a2i_output_s3_uri": "s3://produce-a2i-output/reviews/",
+    }
+    # When both are parsed
+    default = parse_config(block).models[0].review
+    review = parse_config(reviewed).models[0].review
+    # Then the default reviews nothing, and the block is read as written
+    assert default.enabled is False
+    assert (review.enabled, review.min_confidence, review.no_label, review.audit_fraction) == (True, 90, False, 0.05)
+    assert review.threshold("rotten") == 95
+    assert review.threshold("ripe") == 90
+    assert review.a2i_flow_definition_arn == FLOW_ARN
+    assert review.a2i_output_location == ("produce-a2i-output", "reviews")

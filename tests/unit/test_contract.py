@@ -25,8 +25,14 @@ ROOT = Path(__file__).resolve().parents[2]
 SOURCE_PACKAGES = ("lambdas", "clp", "localrun", "bench", "infra", "scripts")
 CONTRACT_FILE = ROOT / "lambdas" / "common" / "contract.py"
 # A key prefix anywhere in a string, or a sort key / index name as the whole string.
-_PREFIXES = re.compile(r"MODEL#|RESULT#|OBJ#|LABEL#|SESSION[#$]")
-_WHOLE = {"LOCK", "CLEANUP", contract.GSI_LABEL_BY_CONFIDENCE, contract.GSI_LABEL_BY_TIME}
+_PREFIXES = re.compile(r"MODEL#|RESULT#|OBJ#|LABEL#|SESSION[#$]|#(PENDING|REVIEWED)$")
+_WHOLE = {
+    "LOCK",
+    "CLEANUP",
+    contract.GSI_LABEL_BY_CONFIDENCE,
+    contract.GSI_LABEL_BY_TIME,
+    contract.BY_REVIEW_INDEX,
+}
 _ARN_FRAGMENT = re.compile(r"project/|/version/")
 
 VERSION_ARN = "arn:aws:rekognition:us-east-1:111122223333:project/shop/version/shop.2/1767225600000"
@@ -217,5 +223,33 @@ def test_the_key_builders_spell_the_documented_keys() -> None:
     assert contract.model_pk("shop") == "MODEL#shop"
     assert (contract.CONTROL_TABLE_LOCK_SK, contract.CONTROL_TABLE_CLEANUP_SK) == ("LOCK", "CLEANUP")
     assert contract.session_sk_from("2026-01-01") == "SESSION#2026-01-01"
+    assert contract.review_key("shop", "PENDING") == "shop#PENDING"
+    assert contract.review_key("shop", "REVIEWED") == "shop#REVIEWED"
+    assert contract.review_sort("2026-01-01T00:00:00.000Z", "b", "dir/a.jpg") == "2026-01-01T00:00:00.000Z#b/dir/a.jpg"
+    with pytest.raises(ValueError, match="review state"):
+        contract.review_key("shop", "DONE")
     # the BETWEEN upper bound sorts after every ledger key and before any other prefix
     assert contract.session_sk_from("9999") < contract.SESSION_SK_UPPER_BOUND < "SESSIONa"
+
+
+def test_the_flow_definition_arn_pattern_is_within_the_sagemaker_api_pattern() -> None:
+    # Given botocore's SageMaker model (the API's FlowDefinitionArn and FlowDefinitionName shapes)
+    path = next((Path(botocore.__file__).parent / "data" / "sagemaker").glob("*/service-2.json.gz"))
+    shapes = json.loads(gzip.decompress(path.read_bytes()))["shapes"]
+    api_arn = re.compile(shapes["FlowDefinitionArn"]["pattern"])
+    api_name = re.compile(shapes["FlowDefinitionName"]["pattern"])
+    # When ARNs are checked by the contract / Then what it accepts the API accepts, and a name the API refuses fails
+    for arn in (
+        "arn:aws:sagemaker:us-east-1:111122223333:flow-definition/produce-review",
+        "arn:aws-us-gov:sagemaker:us-gov-west-1:111122223333:flow-definition/a--b9",
+    ):
+        assert contract.is_flow_definition_arn(arn)
+        assert api_arn.fullmatch(arn)
+        assert api_name.fullmatch(arn.rsplit("/", 1)[1])
+    for arn in (
+        "arn:aws:sagemaker:us-east-1:111122223333:flow-definition/Produce_Review",
+        "arn:aws:sagemaker:us-east-1:111122223333:flow-definition/",
+        "arn:aws:sagemaker:us-east-1:111122223333:human-loop/produce-review",
+        "arn:aws:rekognition:us-east-1:111122223333:flow-definition/produce-review",
+    ):
+        assert not contract.is_flow_definition_arn(arn)

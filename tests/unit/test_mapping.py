@@ -12,6 +12,7 @@ from lambdas.detect.adapters import classify_rekognition_error
 from lambdas.detect.errors import ModelNotReadyError, PermanentImageError, RetryableError
 from lambdas.detect.mapping import event_detail, label_items, labels_from_response, result_item
 from lambdas.detect.models import DetectionResult, ImageRef
+from lambdas.review.events import review_requested_detail
 from tests.support import ids
 
 ARN = ids.version_arn("p", account=ids.SAMPLE_ACCOUNT)
@@ -148,3 +149,25 @@ def test_result_item_drops_nulls_and_uses_decimals() -> None:
     assert "reason" not in item
     assert item["labels"][0]["confidence"] == Decimal("97.123")
     assert item["event_published"] is False
+
+
+def test_a_result_the_policy_selected_carries_the_review_keys_and_others_none() -> None:
+    # Given a result and the review request the detect function builds for it
+    result = _result(RESPONSE)
+    review = review_requested_detail(result, ("LOW_CONFIDENCE", "AUDIT"))
+
+    # When its item is built with and without the request
+    pending = result_item(result, event_detail(result), review)
+    plain = result_item(result, event_detail(result))
+
+    # Then only the first is pending review, in the by_review index under the model, sorted by detection time
+    assert pending["review"] == "PENDING"
+    assert pending["review_reasons"] == ["LOW_CONFIDENCE", "AUDIT"]
+    assert pending["review_key"] == "produce-quality#PENDING"
+    assert pending["review_sort"] == "2026-11-26T01:02:04.500Z#b/produce/x y.jpg"
+    assert not {"review", "review_reasons", "review_key", "review_sort"} & plain.keys()
+    # and the review request addresses the same result
+    assert review["result_id"] == result.result_id
+    assert review["object_version"] == "v1"
+    assert review["detected_at"] == "2026-11-26T01:02:04.500Z"
+    assert [label["name"] for label in review["labels"]] == ["rotten", "rotten", "ripe"]
