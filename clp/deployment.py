@@ -67,6 +67,8 @@ class Deployment:
     results_table: str
     control_table: str
     models: dict[str, ModelTarget]
+    # The pipeline's bus (the manifest's ``event_bus``; ``clp review pull`` publishes Reviewed events on it).
+    event_bus: str | None = None
 
     def select(self, name: str | None, *, one: bool = False) -> list[ModelTarget]:
         """The named model, or every model; ``one`` requires a single model (``--model`` when several)."""
@@ -107,6 +109,7 @@ def parse_manifest(stack: str, text: str) -> Deployment:
             results_table=manifest["results_table"],
             control_table=manifest["control_table"],
             models={name: _model(name, entry) for name, entry in manifest["models"].items()},
+            event_bus=manifest.get("event_bus"),
         )
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise ManifestError(f"stack {stack!r}: {MANIFEST_OUTPUT} output is malformed ({exc!r})") from exc

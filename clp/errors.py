@@ -47,3 +47,31 @@ class NotDoneError(ClpError):
 
     exit_code = EXIT_NOT_DONE
     prefixed = False
+
+
+class ReviewError(ClpError):
+    """Human review in Label Studio cannot go on (``clp review``); the subclasses say which part failed."""
+
+
+class LabelStudioUnreachableError(ReviewError):
+    """Nothing answers at the Label Studio URL (connection refused, timeout, name not resolved)."""
+
+
+class LabelStudioAuthError(ReviewError):
+    """Label Studio refused the API token (HTTP 401/403)."""
+
+
+class ReviewProjectNotFoundError(ReviewError):
+    """The model's Label Studio project does not exist (never pushed, or deleted since the push)."""
+
+
+class AnnotationError(ReviewError):
+    """One annotation cannot become a decision (``clp review pull`` skips it, says why, and exits 1)."""
+
+
+class UnknownLabelError(AnnotationError):
+    """An annotation uses a label the model does not have (added in Label Studio, not in the model)."""
+
+
+class LocalStateError(ClpError):
+    """``--local DIR`` holds no saved offline world (run ``clp demo --output DIR`` first), or it is unreadable."""
