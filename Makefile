@@ -7,11 +7,12 @@ BIN := $(VENV)/bin
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: reliability-report help demo test check lint typecheck synth asl bench bench-quick backfill-bench deploy clean
+.PHONY: reliability-report help demo labelstudio test check lint typecheck synth asl bench bench-quick backfill-bench deploy clean
 
 help:
 	@echo "make demo   - run the offline demo (no AWS account needed)"
 	@echo "make test   - lint, type-check and run every test offline"
+	@echo "make labelstudio - a local Label Studio for clp review push/pull (docs/review.md)"
 	@echo "make check  - the edit loop: lint, type-check, unit and infra tests (under 2 min)"
 	@echo "make synth  - synthesize the CloudFormation template into cdk.out/"
 	@echo "make asl    - regenerate infra/statemachines/controller.asl.json from infra/statemachines/controller/"
@@ -55,8 +56,34 @@ typecheck: $(VENV)/.dev
 	.venv-checkov/bin/python -m pip install --quiet 'checkov==3.2.533'
 	touch $@
 
+# Label Studio (the review server; tests/review start a real one) pins its own Django stack: its own virtualenv
+# too. About 2 min to install on 2 cores; ~1 GB. The client (label-studio-sdk) is the project's `review` extra.
+.venv-labelstudio/.installed: | $(BIN)/python
+	$(PYTHON) -m venv .venv-labelstudio
+	.venv-labelstudio/bin/python -m pip install --quiet 'label-studio==1.23.2'
+	touch $@
+
+# `clp review` with the Label Studio client, without the CDK (`make test`'s dev extra has it too).
+$(VENV)/.review: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[offline,review]'
+	touch $@ $(VENV)/.offline
+
+# A local Label Studio for `clp review push|pull --local demo-output` (docs/review.md): 127.0.0.1:8080, SQLite in
+# build/labelstudio, serving local files from this directory; prints the URL and API token to export. Ctrl-C stops.
+labelstudio: .venv-labelstudio/.installed $(VENV)/.review
+	$(BIN)/python -m clp.review.server --port $(or $(LABEL_STUDIO_PORT),8080) --data-dir build/labelstudio --document-root .
+
+# The gallery's browser tests (tests/gallery) drive Debian's headless Chromium through its driver; both come from
+# apt (as root, or through sudo). The stamp only saves the check: the recipe installs nothing already there.
+build/.chromium:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update -q && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q chromium chromium-driver; \
+	fi
+	mkdir -p build && touch $@
+
 # Every core (pytest-xdist); --dist loadgroup keeps the JSONata-recorded suites and their comparison in one worker.
-test: lint typecheck node_modules/.installed .venv-checkov/.installed
+test: lint typecheck node_modules/.installed .venv-checkov/.installed build/.chromium .venv-labelstudio/.installed
 	$(BIN)/pytest -n auto --dist loadgroup --cov --cov-report=term -q
 
 # The edit loop: what most edits can break, in under 2 minutes on 2 cores (one synth, shared by the infra tests).

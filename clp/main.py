@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -16,17 +17,20 @@ from clp.commands.cost import cost_command
 from clp.commands.preflight import preflight_command
 from clp.commands.redrive import redrive_command
 from clp.commands.results import results_command
+from clp.commands.review import review_app
 from clp.commands.start import start_command
 from clp.commands.status import status_command
 from clp.commands.stop import stop_command
 from clp.deployment import pipeline_config
 from clp.errors import ClpError
+from clp.gallery.offline import write_saved_gallery
 from clp.report import render, summary
 from infra.config import DEFAULT_CDK_JSON, PipelineConfig
 from localrun.emulator import Manifest, ManifestError
 from localrun.rehearsal import Progress as RunProgress, Rehearsal, RehearsalTimeoutError, RunResult, run_directory
-from localrun.runtime import OfflineRuntime, RuntimeOptions
-from localrun.sample import generate
+from localrun.runtime import LOCAL_TABLE, OfflineRuntime, RuntimeOptions
+from localrun.sample import generate, with_demo_review
+from localrun.state import LocalState
 
 app = typer.Typer(
     help="Custom Labels Pipeline: rehearse it offline, or operate a deployed stack.",
@@ -36,6 +40,7 @@ app = typer.Typer(
 )
 local_app = typer.Typer(help="Run the pipeline offline (moto + the Custom Labels emulator).", no_args_is_help=True)
 app.add_typer(local_app, name="local")
+app.add_typer(review_app, name="review")
 for _name, _command in (
     ("status", status_command),
     ("start", start_command),
@@ -109,7 +114,14 @@ def _manifest(labels: Path | None) -> Manifest | None:
 
 
 def _run_with_progress(
-    config: PipelineConfig, images: Path, options: RuntimeOptions, *, total: int, show: bool, timeout: float
+    config: PipelineConfig,
+    images: Path,
+    options: RuntimeOptions,
+    *,
+    total: int,
+    show: bool,
+    timeout: float,
+    keep: Callable[[OfflineRuntime], None] | None = None,
 ) -> RunResult:
     if not show:
         return run_directory(config, images, runtime_options=options, timeout_seconds=timeout)
@@ -125,7 +137,10 @@ def _run_with_progress(
 
         with OfflineRuntime(config, options) as runtime:
             keys = runtime.upload_directory(images)
-            return Rehearsal(runtime).run(keys, progress=update, timeout_seconds=timeout)
+            result = Rehearsal(runtime).run(keys, progress=update, timeout_seconds=timeout)
+            if keep is not None:  # the world is gone once the runtime exits
+                keep(runtime)
+            return result
 
 
 @local_app.command("run")
@@ -163,9 +178,9 @@ def local_run(
 
 @app.command()
 def demo(
-    output: Annotated[Path, typer.Option("--output", help="Where the dataset and report.json are written.")] = Path(
-        "demo-output"
-    ),
+    output: Annotated[
+        Path, typer.Option("--output", help="Where the dataset, report.json, gallery/ and state/ are written.")
+    ] = Path("demo-output"),
     count: Annotated[int, typer.Option("--images", min=3, max=20_000, help="Sample images to generate.")] = 60,
     config_path: ConfigOption = DEFAULT_CDK_JSON,
     time_scale: ScaleOption = None,
@@ -174,8 +189,9 @@ def demo(
 
     Uploads arrive while the model is stopped; the window opens, the controller starts the model, the
     queue drains, the model stops. Ends with outcomes, labels, sessions and cost next to an always-on model.
+    Results the model is unsure of are left pending review (unless the config sets its own review policy).
     """
-    config = _config(config_path)
+    config = with_demo_review(_config(config_path))
     err.print(
         "[dim]Offline rehearsal: moto + the Custom Labels emulator (replays labels from a manifest; "
         "not the real service).[/]"
@@ -192,7 +208,18 @@ def demo(
     )
     try:
         timeout = max(600.0, 0.1 * len(files))  # real seconds: generous for a batch this size on a slow host
-        result = _run_with_progress(config, dataset.images_dir, options, total=len(files), show=True, timeout=timeout)
+        # The world (results table, config) stays on disk for `clp review --local` (localrun/state.py).
+        state = LocalState(output)
+
+        def keep(runtime: OfflineRuntime) -> None:
+            state.save(
+                runtime.client("dynamodb"), config, images_dir=dataset.images_dir, manifest=dataset.manifest,
+                table=LOCAL_TABLE,
+            )  # fmt: skip
+
+        result = _run_with_progress(
+            config, dataset.images_dir, options, total=len(files), show=True, timeout=timeout, keep=keep
+        )
     except RehearsalTimeoutError as exc:
         raise fail(str(exc), code=1) from exc
     report = summary(result, config.price_per_inference_unit_hour)
@@ -200,6 +227,8 @@ def demo(
     path = output / "report.json"
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     out.print(f"report: {path}")
+    gallery = write_saved_gallery(state, output / "gallery")
+    out.print(f"gallery: {gallery}")
     if not result.completed:
         raise typer.Exit(1)
 
