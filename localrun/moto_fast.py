@@ -60,6 +60,11 @@ affected. Each adaptation, why, and what is preserved:
   botocore ships before it reads one (~50 ms each). :func:`_load_service_model` reads through the loader of
   boto3's default session, which the runtime's clients also load their models with, so the directory is listed
   and each model file decoded once; the files read and the model returned are the same.
+* **One loader for every botocore session.** Each botocore ``Session`` (boto3's default one, moto's own for
+  region lists, the emulator's for the rekognition model, a Step Functions task's) creates its own ``Loader``,
+  which lists botocore's data directory and decodes each model or endpoints file again. The data files are
+  read-only and a loader only caches what it decoded, so sessions created while the adaptations are installed
+  share one loader per data path (``botocore.session.create_loader``): each file is decoded once per process.
 * **A backend's regions.** Each new account backend of a service (every world, every ``mock_aws``) asks botocore
   for the service's regions in every partition (~10 ms a service: moto's ``lru_cache`` there is keyed by the
   backend instance, so it never hits). The list depends only on the service name and botocore's endpoint data:
@@ -75,7 +80,7 @@ from functools import lru_cache
 from typing import Any
 
 import boto3
-from botocore import handlers as botocore_handlers
+from botocore import handlers as botocore_handlers, session as botocore_session
 from botocore.loaders import Loader
 from botocore.utils import merge_dicts
 from moto import settings as moto_settings
@@ -269,6 +274,15 @@ def _load_service_model(service_name: str, model_name: str) -> dict[str, Any]:
     return loader.load_service_model(service_name, model_name)  # type: ignore[no-any-return]
 
 
+_botocore_create_loader = botocore_session.create_loader
+
+
+@lru_cache(maxsize=8)
+def _shared_loader(search_path_string: str | None = None) -> Loader:
+    """One botocore ``Loader`` per data path for every session created while installed (see the docstring)."""
+    return _botocore_create_loader(search_path_string)
+
+
 _moto_generate_regions = moto_base_backend.AccountSpecificBackend.__dict__["_generate_regions"]
 
 
@@ -336,6 +350,7 @@ def install_fast_moto() -> None:
         _use_task_client(_cached_task_client)
         moto_utils._load_service_model = _load_service_model
         moto_base_backend.AccountSpecificBackend._generate_regions = _generate_regions  # type: ignore[method-assign,assignment]
+        botocore_session.create_loader = _shared_loader
         _installed["done"] = True
 
 
@@ -358,6 +373,7 @@ def remove_fast_moto() -> None:
         _task_client.cache_clear()
         moto_utils._load_service_model = _moto_load_service_model
         moto_base_backend.AccountSpecificBackend._generate_regions = _moto_generate_regions  # type: ignore[method-assign]
+        botocore_session.create_loader = _botocore_create_loader
         _installed["done"] = False
 
 

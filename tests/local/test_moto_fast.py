@@ -379,3 +379,19 @@ def test_step_functions_tasks_share_a_client_until_the_botocore_hooks_change(mon
     # Then the first three shared one client, and the fourth got a new one, which the interception answers
     assert created == ["rekognition", "rekognition"]
     assert statuses == ["RUNNING", "RUNNING", "RUNNING", "FAILED"]
+
+
+def test_botocore_sessions_share_one_loader_while_installed(moto_only: None) -> None:
+    # Given two botocore sessions created before the adaptations
+    import botocore.session
+
+    before = [botocore.session.Session().get_component("data_loader") for _ in range(2)]
+    # When two more are created with them installed, and two after they are removed
+    install_fast_moto()
+    during = [botocore.session.Session().get_component("data_loader") for _ in range(2)]
+    remove_fast_moto()
+    after = [botocore.session.Session().get_component("data_loader") for _ in range(2)]
+    # Then only the sessions created while installed share a loader, and it reads the same models
+    assert before[0] is not before[1] and after[0] is not after[1]
+    assert during[0] is during[1]
+    assert during[0].load_service_model("sqs", "service-2") == before[0].load_service_model("sqs", "service-2")
