@@ -112,14 +112,15 @@ class EventSourcePoller:
         applied it: a reading taken after the count was read is at least as new as that count, so it stays
         good until the count moves (one GetEventSourceMapping per update, not one per poll)."""
         updates = self._clock.notifications(self._mapping_channel)
+        # One instance reads for all: the others wait for its reading (the lock is held only by the instances,
+        # never inside a moto request, so waiting on it cannot stall moto or the clock).
         with self._mapping_lock:
-            if self._mapping_read is not None and self._mapping_read[0] == updates:
+            if self._mapping_read is not None and self._mapping_read[0] >= updates:
                 return self._mapping_read[1]
-        mapping = self._lambda.get_event_source_mapping(UUID=self._uuid)
-        enabled = mapping.get("State") == "Enabled"
-        batch_size = int(mapping.get("BatchSize") or 10)
-        concurrency = int((mapping.get("ScalingConfig") or {}).get("MaximumConcurrency") or 2)
-        with self._mapping_lock:
+            mapping = self._lambda.get_event_source_mapping(UUID=self._uuid)
+            enabled = mapping.get("State") == "Enabled"
+            batch_size = int(mapping.get("BatchSize") or 10)
+            concurrency = int((mapping.get("ScalingConfig") or {}).get("MaximumConcurrency") or 2)
             self._mapping_read = (updates, (enabled, batch_size, concurrency))
         return enabled, batch_size, concurrency
 
