@@ -57,9 +57,10 @@ affected. Each adaptation, why, and what is preserved:
   through botocore and the emulator's validation against the rekognition model.
 * **Loading a service model.** moto reads each service's botocore model (for serializing responses and
   paginating) through a new botocore ``Loader`` every time, and a new loader lists every service directory
-  botocore ships before it reads one (~50 ms each). :func:`_load_service_model` reads through the loader of
-  boto3's default session, which the runtime's clients also load their models with, so the directory is listed
-  and each model file decoded once; the files read and the model returned are the same.
+  botocore ships before it reads one (~50 ms each). :func:`_load_service_model` reads through one loader of
+  moto's own, so the directory is listed and each model file decoded once for moto; the files read and the
+  model returned are the same. Not the clients' loader: botocore changes the model dicts its clients are built
+  from (the S3 client takes ``/{Bucket}`` out of request URIs), and moto 5.2.6 routes S3 requests by them.
 * **One loader for every botocore session.** Each botocore ``Session`` (boto3's default one, moto's own for
   region lists, the emulator's for the rekognition model, a Step Functions task's) creates its own ``Loader``,
   which lists botocore's data directory and decodes each model or endpoints file again. The data files are
@@ -267,14 +268,20 @@ def moto_s3_reader(
 _moto_load_service_model = moto_utils._load_service_model
 
 
-def _load_service_model(service_name: str, model_name: str) -> dict[str, Any]:
-    """moto's ``_load_service_model`` through the loader of boto3's default session (the one the runtime's
-    clients are made with), not a new loader per model: each file is read and decoded once per process."""
-    loader: Loader = boto3._get_default_session()._session.get_component("data_loader")
-    return loader.load_service_model(service_name, model_name)  # type: ignore[no-any-return]
-
-
 _botocore_create_loader = botocore_session.create_loader
+
+
+@lru_cache(maxsize=1)
+def _moto_loader() -> Loader:
+    # moto's own: botocore changes the model dicts its clients are built from (the S3 client's customizations
+    # take ``/{Bucket}`` out of request URIs), and moto routes S3 requests by the unchanged ones.
+    return _botocore_create_loader()
+
+
+def _load_service_model(service_name: str, model_name: str) -> dict[str, Any]:
+    """moto's ``_load_service_model`` through one loader of its own, not a new loader per model: each file is
+    listed and decoded once per process for moto."""
+    return _moto_loader().load_service_model(service_name, model_name)  # type: ignore[no-any-return]
 
 
 @lru_cache(maxsize=8)
