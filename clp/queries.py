@@ -164,7 +164,11 @@ def results_by_label(
     ddb: Any, table: str, model: str, label: str, *, min_confidence: float | None, limit: int, by: str
 ) -> list[dict[str, Any]]:
     """Images with ``label``: best first (by_label_confidence) or newest first (by_label_time)."""
-    query = _label_query(table, model, label, min_confidence, by)
+    return query_up_to(ddb, _label_query(table, model, label, min_confidence, by), limit)
+
+
+def query_up_to(ddb: Any, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` items of a Query, page after page (``query`` is changed: Limit, ExclusiveStartKey)."""
     items: list[dict[str, Any]] = []
     while len(items) < limit:
         query["Limit"] = limit - len(items)

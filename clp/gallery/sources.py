@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from clp.queries import plain
+from clp.queries import plain, query_up_to
 from lambdas.common import contract
 
 # BatchGetItem takes at most 100 keys per call ("Too many items requested for the BatchGetItem call" beyond):
@@ -66,15 +66,7 @@ def review_items(ddb: Any, table: str, model_name: str, state: str, limit: int) 
         "ExpressionAttributeNames": {"#rk": contract.REVIEW_PK},
         "ExpressionAttributeValues": {":rk": {"S": contract.review_key(model_name, state)}},
     }
-    items: list[dict[str, Any]] = []
-    while len(items) < limit:
-        query["Limit"] = limit - len(items)
-        page = ddb.query(**query)
-        items += [plain(i) for i in page["Items"]]
-        if "LastEvaluatedKey" not in page:
-            break
-        query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return items[:limit]
+    return query_up_to(ddb, query, limit)
 
 
 def scan_results(ddb: Any, table: str, model_names: list[str] | None, limit: int) -> tuple[list[dict[str, Any]], bool]:

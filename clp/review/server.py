@@ -211,8 +211,13 @@ class LocalLabelStudio:
 def main(argv: list[str] | None = None) -> int:
     """Run a local Label Studio in the foreground until interrupted; print how ``clp review`` reaches it."""
     parser = argparse.ArgumentParser(prog="python -m clp.review.server", description=main.__doc__)
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--data-dir", type=Path, default=REPO_ROOT / "build" / "labelstudio")
+    parser.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default: 8080)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=REPO_ROOT / "build" / "labelstudio",
+        help="Label Studio's SQLite database, media and saved token (default: build/labelstudio)",
+    )
     parser.add_argument(
         "--document-root",
         type=Path,

@@ -5,12 +5,14 @@ from __future__ import annotations
 from aws_cdk import (
     ArnFormat,
     Aws,
+    Duration,
     Stack,
     aws_cloudwatch as cloudwatch,
     aws_cloudwatch_actions as cw_actions,
     aws_iam as iam,
     aws_kms as kms,
     aws_sns as sns,
+    aws_sqs as sqs,
 )
 from constructs import Construct
 
@@ -65,4 +67,18 @@ def alarm_arn_pattern(scope: Construct) -> str:
         resource="alarm",
         resource_name="*",
         arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+def dead_letter_alarm(scope: Construct, queue: sqs.IQueue, description: str) -> cloudwatch.Alarm:
+    """``DeadLetterAlarm`` in ``scope``: a message visible in ``queue`` during a minute (none should land there)."""
+    return cloudwatch.Alarm(
+        scope,
+        "DeadLetterAlarm",
+        alarm_description=description,
+        metric=queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(1), statistic="Maximum"),
+        threshold=0,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluation_periods=1,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
     )

@@ -10,7 +10,6 @@ from aws_cdk import (
     CfnElement,
     Duration,
     Stack,
-    aws_cloudwatch as cloudwatch,
     aws_dynamodb as dynamodb,
     aws_events as events,
     aws_events_targets as targets,
@@ -25,6 +24,7 @@ from constructs import Construct, IConstruct
 
 from infra import constants
 from infra.config import ModelConfig, PipelineConfig
+from infra.constructs.alarms import dead_letter_alarm
 from infra.nag import acknowledge
 from lambdas.common import ingest
 
@@ -133,17 +133,8 @@ class ModelDetection(Construct):
             )
         )
 
-        self.dlq_alarm = cloudwatch.Alarm(
-            self,
-            "DeadLetterAlarm",
-            alarm_description=f"{model.name}: messages in the dead-letter queue (see docs/operations.md)",
-            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(1), statistic="Maximum"
-            ),
-            threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        self.dlq_alarm = dead_letter_alarm(
+            self, self.dead_letter_queue, f"{model.name}: messages in the dead-letter queue (see docs/operations.md)"
         )
 
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention(config.log_retention_days))

@@ -18,7 +18,6 @@ from __future__ import annotations
 from aws_cdk import (
     Aws,
     Duration,
-    aws_cloudwatch as cloudwatch,
     aws_dynamodb as dynamodb,
     aws_events as events,
     aws_events_targets as targets,
@@ -30,6 +29,7 @@ from aws_cdk import (
 from constructs import Construct
 
 from infra import constants
+from infra.constructs.alarms import dead_letter_alarm
 from infra.constructs.detection import log_retention
 from infra.nag import acknowledge
 from lambdas.a2i.models import A2I_EVENT_SOURCE, DETAIL_TYPE_HUMAN_LOOP_STATUS
@@ -83,17 +83,8 @@ class A2iReview(Construct):
         )
         # Like the detect queues' (infra/constructs/detection.py): any message here is a review request that
         # started no loop, or a finished loop whose decision was not recorded. The pipeline sends it to its topic.
-        self.dlq_alarm = cloudwatch.Alarm(
-            self,
-            "DeadLetterAlarm",
-            alarm_description=f"{model_name}: A2I events in the dead-letter queue (see docs/a2i.md)",
-            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(1), statistic="Maximum"
-            ),
-            threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        self.dlq_alarm = dead_letter_alarm(
+            self, self.dead_letter_queue, f"{model_name}: A2I events in the dead-letter queue (see docs/a2i.md)"
         )
         environment = {
             "MODEL_NAME": model_name,
