@@ -28,6 +28,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import jsonata  # type: ignore[import-untyped]  # jsonata-python ships no type information
@@ -116,14 +117,18 @@ def _bindings(env: Any, *, states: bool = True) -> dict[str, Any]:
     return {name: Utils.NULL_VALUE if value is None else value for name, value in decoded.items()}
 
 
-def _functions(expression: str) -> str:
+@lru_cache(maxsize=4096)
+def _composed(expression: str) -> str:
+    """The text evaluated for ``expression``: it with the intrinsic functions it names declared (a function of the
+    text alone, so composed once per text; a text moto refuses raises every time, as nothing is cached then)."""
     references = sorted(moto_jsonata.extract_jsonata_variable_references(expression))
-    return str(get_intrinsic_functions_declarations(variable_references=references))  # type: ignore[arg-type]
+    functions = str(get_intrinsic_functions_declarations(variable_references=references))  # type: ignore[arg-type]
+    return str(moto_jsonata.compose_jsonata_expression(expression, [functions]))
 
 
 def _jsonata_body(self: Any, env: Any) -> None:
     """``StringJSONata._eval_body`` with bindings (the module docstring says why)."""
-    text = moto_jsonata.compose_jsonata_expression(self.expression, [_functions(self.expression)])
+    text = _composed(self.expression)
     with _bound(_bindings(env)):
         result = moto_jsonata.eval_jsonata_expression(text)
         validate_jsonata_expression_output(env, self.expression, text, result)
