@@ -28,8 +28,6 @@ Offline and in tests only — the deployed definition is never changed for moto:
 from __future__ import annotations
 
 import functools
-import hashlib
-import os
 import pickle
 import re
 import threading
@@ -49,6 +47,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+from localrun import disk_cache
 
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 # aws-sdk services whose error prefix moto spells in lower case (optimized integrations are unaffected).
@@ -183,14 +183,12 @@ def install_sdk_field_names() -> None:
 
 def asl_cache_dir() -> Path:
     """Where parsed definitions are kept between processes: ``$XDG_CACHE_HOME/custom-labels-pipeline/asl``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "custom-labels-pipeline" / "asl"
+    return disk_cache.cache_dir("asl")
 
 
 def _cache_file(definition: str) -> Path:
     # moto's version is part of the key: a parsed program is moto's own component tree.
-    digest = hashlib.sha256(f"{moto.__version__}\n{definition}".encode()).hexdigest()
-    return asl_cache_dir() / f"{digest}.pickle"
+    return disk_cache.cache_file("asl", f"{moto.__version__}\n{definition}")
 
 
 # Definitions kept on disk: the most recently used (tests create definitions with unique texts; a user has a
@@ -199,30 +197,11 @@ ASL_CACHE_ENTRIES = 64
 
 
 def _read_cached(path: Path) -> bytes | None:
-    try:
-        data = path.read_bytes()
-        pickle.loads(data)  # a truncated or foreign file is parsed again and rewritten
-        os.utime(path)  # recently used: the last to be pruned
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
-        return None
-    return data
-
-
-def _prune(directory: Path) -> None:
-    entries = sorted(directory.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for stale in entries[ASL_CACHE_ENTRIES:]:
-        stale.unlink(missing_ok=True)
+    return disk_cache.read_bytes(path)  # a truncated or foreign file is parsed again and rewritten
 
 
 def _write_cached(path: Path, data: bytes) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        temporary.write_bytes(data)
-        os.replace(temporary, path)  # atomic: a concurrent reader sees the old file or the whole new one
-        _prune(path.parent)
-    except OSError:
-        return  # a read-only or full cache directory only costs the parse next time
+    disk_cache.write(path, data, keep=ASL_CACHE_ENTRIES)
 
 
 @functools.lru_cache(maxsize=32)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -417,3 +419,131 @@ def test_moto_reads_service_models_botocore_clients_have_not_changed(moto_only: 
             assert moto_model["operations"][operation]["http"] == pristine["operations"][operation]["http"]
         s3.put_bucket_versioning(Bucket="routing-check", VersioningConfiguration={"Status": "Enabled"})
         assert s3.get_bucket_versioning(Bucket="routing-check")["Status"] == "Enabled"
+
+
+# The models a rehearsal loads, of every kind botocore reads (service, endpoint rules, waiters, paginators, and an
+# sdk-extras file merged into S3's service model).
+_MODELS = [
+    ("s3", "service-2"),
+    ("s3", "endpoint-rule-set-1"),
+    ("dynamodb", "service-2"),
+    ("dynamodb", "waiters-2"),
+    ("sqs", "service-2"),
+    ("stepfunctions", "paginators-1"),
+    ("rekognition", "service-2"),
+]
+
+
+@pytest.mark.parametrize(("service", "kind"), _MODELS)
+def test_the_adapted_loader_reads_botocore_s_models(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, service: str, kind: str
+) -> None:
+    # Given a fresh cache directory, botocore's own loader and the adapted one (plain dicts, kept on disk)
+    import botocore.loaders
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    expected = botocore.loaders.create_loader().load_service_model(service, kind)
+    # When the adapted loader reads the model, decoding the files, and a second one (a new process) reads it
+    decoded = moto_fast._create_loader().load_service_model(service, kind)
+    monkeypatch.setattr(moto_fast.json, "loads", _must_not_decode)
+    kept = moto_fast._create_loader().load_service_model(service, kind)
+    # Then both are botocore's model, key for key and in botocore's order, the second read from the cache
+    assert decoded == expected and kept == expected
+    assert json.dumps(decoded) == json.dumps(expected) == json.dumps(kept)
+    assert type(kept) is dict
+    assert list((tmp_path / "custom-labels-pipeline" / "botocore").glob("*.pickle"))
+
+
+def _must_not_decode(*_: Any, **__: Any) -> Any:
+    raise AssertionError("decoded again: the cached file was not used")
+
+
+def test_the_adapted_loader_refuses_what_botocore_refuses(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Given the adapted loader and botocore's
+    import botocore.loaders
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    ours, theirs = moto_fast._create_loader(), botocore.loaders.create_loader()
+
+    def refusal(loader: Any, name: str, kind: str) -> str:
+        try:
+            loader.load_service_model(name, kind)
+        except Exception as error:
+            return f"{type(error).__name__}: {error}"
+        raise AssertionError(f"{name} {kind} was loaded")
+
+    # When asked for a service botocore does not ship, paths posing as one, or a kind a service lacks
+    for name, kind in [
+        ("no-such-service", "service-2"),
+        ("../s3", "service-2"),
+        ("s3/2006-03-01", "service-2"),
+        (".", "service-2"),
+        ("", "service-2"),
+        ("sts", "waiters-2"),
+    ]:
+        # Then the same error, naming every service botocore knows
+        assert refusal(ours, name, kind) == refusal(theirs, name, kind)
+        assert refusal(ours, name, kind).startswith("UnknownServiceError")
+    assert ours.list_available_services("service-2") == theirs.list_available_services("service-2")
+
+
+def test_a_damaged_or_outdated_cache_file_is_decoded_again(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Given a model read once through the cache, and its cache file damaged
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    expected = moto_fast._create_loader().load_service_model("sqs", "service-2")
+    cached = list((tmp_path / "custom-labels-pipeline" / "botocore").glob("*.pickle"))
+    assert cached
+    for path in cached:
+        path.write_bytes(b"not a pickle")
+    # When a new loader reads it
+    again = moto_fast._create_loader().load_service_model("sqs", "service-2")
+    # Then it is decoded from botocore's file and the cache file rewritten
+    assert again == expected
+    assert all(path.read_bytes() != b"not a pickle" for path in cached)
+
+
+def test_a_data_file_changed_on_disk_is_not_answered_from_the_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Given a model file of our own on the data path, read once through the cache
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    model = tmp_path / "models" / "clp-example" / "2020-01-01" / "service-2.json"
+    model.parent.mkdir(parents=True)
+    model.write_text(json.dumps({"version": "1", "metadata": {"serviceId": "one"}, "operations": {}, "shapes": {}}))
+    data_path = str(tmp_path / "models")
+    assert moto_fast._create_loader(data_path).load_service_model("clp-example", "service-2")["version"] == "1"
+    # When the file changes (its size and time with it)
+    model.write_text(json.dumps({"version": "22", "metadata": {"serviceId": "two"}, "operations": {}, "shapes": {}}))
+    os.utime(model, ns=(model.stat().st_atime_ns, model.stat().st_mtime_ns + 1_000_000))
+    # Then a new loader reads the new content
+    assert moto_fast._create_loader(data_path).load_service_model("clp-example", "service-2")["version"] == "22"
+
+
+def test_moto_routing_rules_build_urls_as_werkzeug_s(moto_only: None) -> None:
+    # Given a moto routing rule built with werkzeug's eager URL builder, and one built with the adaptation's
+    from moto.core.routing import SmithyRule, _create_map
+    from moto.core.utils import get_service_model
+
+    operation = get_service_model("lambda").operation_model("Invoke")
+
+    def bound_rule() -> Any:
+        rule = SmithyRule(
+            string="/2015-03-31/functions/<FunctionName>/invocations", operations=[operation], methods=["POST"]
+        )
+        _create_map([rule])
+        return rule
+
+    eager = bound_rule()
+    install_fast_moto()
+    lazy = bound_rule()
+    # When each builds a URL, with and without an unknown argument
+    # Then they build the same ones
+    for values, append_unknown in (
+        ({"FunctionName": "f n"}, True),
+        ({"FunctionName": "f", "x": "1"}, True),
+        ({"FunctionName": "f", "x": "1"}, False),
+    ):
+        assert lazy.build(values, append_unknown) == eager.build(values, append_unknown)
+    assert "_compile_builder" in SmithyRule.__dict__
+    remove_fast_moto()
+    assert "_compile_builder" not in SmithyRule.__dict__
