@@ -78,6 +78,10 @@ affected. Each adaptation, why, and what is preserved:
   the rule is added to a map; moto adds one rule per path of a REST service at its first request (Lambda's 89
   took ~50 ms) and only matches URLs, never builds one. moto's ``SmithyRule`` compiles each builder when it first
   builds a URL (the same builder, later).
+* **JSONPath.** moto's interpreter parses a JSONPath text with jsonpath-ng at every evaluation (a new PLY
+  parser each time, ~0.4 ms), among them the ``ResultPath`` ``$`` it applies after every Task state, JSONata ones
+  included. A parsed path is a function of its text and holds nothing of an evaluation (``find`` reads the data
+  it is given, ``update_or_create`` changes it), so one parsed path per text serves every evaluation.
 * **A backend's regions.** Each new account backend of a service (every world, every ``mock_aws``) asks botocore
   for the service's regions in every partition (~10 ms a service: moto's ``lru_cache`` there is keyed by the
   backend instance, so it never hits). The list depends only on the service name and botocore's endpoint data:
@@ -120,10 +124,11 @@ from moto.dynamodb.models.utilities import bytesize, find_nested_key
 from moto.dynamodb.parsing import expressions as moto_expressions
 from moto.s3.models import FakeKey, s3_backends
 from moto.s3.utils import ARCHIVE_STORAGE_CLASSES
+from moto.stepfunctions.parser.asl.component.common.path import result_path as moto_result_path
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: F401  # imports the users
     state_task_service_aws_sdk,
 )
-from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
+from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client, json_path as moto_json_path
 from werkzeug.routing import Rule as WerkzeugRule
 
 from localrun import disk_cache
@@ -409,6 +414,15 @@ def _lazy_builder(self: Any, append_unknown: bool = True) -> Callable[..., tuple
     return build
 
 
+# -- JSONPath ------------------------------------------------------------------------------------------------------
+
+_moto_result_path_parse = moto_result_path.parse  # type: ignore[attr-defined]
+_moto_json_path_parse = moto_json_path.parse  # type: ignore[attr-defined]
+# A parsed path per text (a text that does not parse is not kept, and fails the same way every time).
+_result_path_parse = lru_cache(maxsize=1024)(_moto_result_path_parse)
+_json_path_parse = lru_cache(maxsize=1024)(_moto_json_path_parse)
+
+
 # -- installation ------------------------------------------------------------------------------------------------
 
 _moto_boto_client_for = moto_boto_client.boto_client_for
@@ -460,6 +474,8 @@ def install_fast_moto() -> None:
         moto_base_backend.AccountSpecificBackend._generate_regions = _generate_regions  # type: ignore[method-assign,assignment]
         botocore_session.create_loader = _shared_loader
         moto_routing.SmithyRule._compile_builder = _lazy_builder  # type: ignore[method-assign]
+        moto_result_path.parse = _result_path_parse  # type: ignore[attr-defined]
+        moto_json_path.parse = _json_path_parse  # type: ignore[attr-defined]
         _installed["done"] = True
 
 
@@ -487,6 +503,8 @@ def remove_fast_moto() -> None:
             moto_routing.SmithyRule._compile_builder = _moto_rule_compile_builder  # type: ignore[method-assign]
         elif "_compile_builder" in moto_routing.SmithyRule.__dict__:
             del moto_routing.SmithyRule._compile_builder
+        moto_result_path.parse = _moto_result_path_parse  # type: ignore[attr-defined]
+        moto_json_path.parse = _moto_json_path_parse  # type: ignore[attr-defined]
         _installed["done"] = False
 
 

@@ -547,3 +547,25 @@ def test_moto_routing_rules_build_urls_as_werkzeug_s(moto_only: None) -> None:
     assert "_compile_builder" in SmithyRule.__dict__
     remove_fast_moto()
     assert "_compile_builder" not in SmithyRule.__dict__
+
+
+def test_a_json_path_is_parsed_once_and_finds_what_moto_s_parse_finds(moto_only: None) -> None:
+    # Given moto's JSONPath parsers, and the adaptation's
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    data = {"a": [{"b": 1}, {"b": 2}], "c": {"d": "x"}}
+    paths = ["$", "$.a[0].b", "$.a[*].b", "$.c.d", "$.a[?(@.b > 1)].b"]
+    by_moto = [json_path.extract_json(path, copy.deepcopy(data)) for path in paths]
+    updated_by_moto = result_path.parse("$.c.e").update_or_create(copy.deepcopy(data), 5)
+    install_fast_moto()
+    # When paths are evaluated twice through the adaptation
+    first = [json_path.extract_json(path, copy.deepcopy(data)) for path in paths]
+    second = [json_path.extract_json(path, copy.deepcopy(data)) for path in paths]
+    # Then they find the same values, from one parsed path per text, and updates still change only their data
+    assert first == second == by_moto
+    assert json_path.parse("$.a[0].b") is json_path.parse("$.a[0].b")
+    assert result_path.parse("$.c.e").update_or_create(copy.deepcopy(data), 5) == updated_by_moto
+    assert result_path.parse("$.c.e").update_or_create(copy.deepcopy(data), 6)["c"]["e"] == 6
+    with pytest.raises(Exception, match="Parse error"):
+        json_path.parse("$..[")
