@@ -1,8 +1,13 @@
 """B5 — rehearsal scaling: ``clp local run`` (the offline runtime on its virtual clock) on generated datasets of
-growing size, each size in a fresh interpreter so that its peak RSS is its own.
+growing size, each run in a fresh interpreter so that its peak RSS is its own.
 
     .venv/bin/python -m bench.rehearsal --sizes 100 1000 10000    # one JSON line per size
-    .venv/bin/python -m bench.rehearsal --one 500 --json           # one size, in this process
+    .venv/bin/python -m bench.rehearsal --one 500 --json           # one run of one size, in this process
+
+This machine's CPU speed wanders (the same pure-Python loop took 0.65 to 1.2 s in consecutive runs): a run of
+100 images (about 2 s) feels that fully, one of 10,000 (minutes) averages it out. So smaller sizes are run
+several times (:func:`repeats_for`), each in a fresh process, and the run of median wall time stands for the size;
+every run of a size must bill the same (the rehearsal is deterministic), or the benchmark fails.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +45,11 @@ WALL_TARGET_SECONDS = 240.0
 RSS_TARGET_MB = 1536.0
 TARGET_IMAGES = 10000
 TIMEOUT_SECONDS = 1800.0
+
+
+def repeats_for(images: int) -> int:
+    """How many fresh-process runs measure a size: 5 up to 100 images, 3 up to 1,000, else 1."""
+    return 5 if images <= 100 else 3 if images <= 1000 else 1
 
 
 def analytic_bounds(model: ModelConfig, uploads: int, start_delay: float, stop_delay: float) -> tuple[float, float]:
@@ -73,6 +83,8 @@ class ScalingRow:
     completed: bool
     # User + system CPU of the process during run_directory: on a shared machine it moves less than wall.
     cpu_seconds: float = float("nan")
+    # The wall seconds of every run of this size (see the module docstring); the row is the median one.
+    wall_runs: tuple[float, ...] = ()
 
     @property
     def wall_ms_per_image(self) -> float:
@@ -100,13 +112,16 @@ class ScalingRow:
             "generate_seconds": round(self.generate_seconds, 2),
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "wall_ms_per_image": round(self.wall_ms_per_image, 2),
+            "wall_runs": [round(w, 2) for w in self.wall_runs],
             "relative_error": round(self.relative_error, 4),
             "within_target": self.within_target,
         }
 
     @classmethod
     def from_row(cls, data: dict[str, Any]) -> ScalingRow:
-        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+        values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+        values["wall_runs"] = tuple(values.get("wall_runs", ()))
+        return cls(**values)
 
 
 def flatness(rows: Sequence[ScalingRow]) -> list[float]:
@@ -206,11 +221,25 @@ def measure_in_child(images: int) -> ScalingRow:
     return ScalingRow.from_row(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def run_b5(sizes: Sequence[int] = SIZES, on_row: Callable[[ScalingRow], None] | None = None) -> list[ScalingRow]:
-    """One fresh process per size, smallest first; ``on_row`` sees each row as it is measured."""
+def median_run(runs: Sequence[ScalingRow]) -> ScalingRow:
+    """The run of median wall time among ``runs`` of one size, carrying every run's wall time and the highest
+    peak RSS. Every run must have billed the same: the rehearsal is deterministic (``RuntimeError`` if not)."""
+    bills = {(r.uploads, r.sessions, r.iu_seconds, r.detected, r.failed, r.dead_letters) for r in runs}
+    if len(bills) != 1:
+        raise RuntimeError(f"{runs[0].images} images billed differently across runs: {sorted(bills)}")
+    ordered = sorted(runs, key=lambda r: r.wall_seconds)
+    middle = ordered[(len(ordered) - 1) // 2]
+    return replace(middle, peak_rss_mb=max(r.peak_rss_mb for r in runs), wall_runs=tuple(r.wall_seconds for r in runs))
+
+
+def run_b5(
+    sizes: Sequence[int] = SIZES, on_row: Callable[[ScalingRow], None] | None = None, repeats: int | None = None
+) -> list[ScalingRow]:
+    """Each size ``repeats`` times (default :func:`repeats_for`), one fresh process per run, smallest size first;
+    ``on_row`` sees each size's row as it is measured."""
     rows = []
     for images in sorted(sizes):
-        row = measure_in_child(images)
+        row = median_run([measure_in_child(images) for _ in range(repeats or repeats_for(images))])
         rows.append(row)
         if on_row is not None:
             on_row(row)
@@ -226,7 +255,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="images per run, one process each")
     parser.add_argument("--one", type=int, metavar="N", help="measure N images in this process")
     parser.add_argument("--json", action="store_true", help="with --one: print only the row as one JSON line")
+    parser.add_argument(
+        "--repeats", type=int, metavar="K", help="runs per size (default: 5 up to 100 images, 3 up to 1,000, else 1)"
+    )
     args = parser.parse_args(argv)
+    if args.repeats is not None and args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     if args.one is not None:
         row = measure_one(args.one)
         if args.json:
@@ -241,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{row.detected} detected, {row.failed} failed, completed={row.completed}"
             )
         return 0
-    run_b5(args.sizes, on_row=lambda row: print(_line(row), flush=True))
+    run_b5(args.sizes, on_row=lambda row: print(_line(row), flush=True), repeats=args.repeats)
     return 0
 
 

@@ -221,6 +221,14 @@ def _met(ok: bool) -> str:
     return "met" if ok else "missed"
 
 
+def _runs(row: ScalingRow) -> str:
+    """``5: 1.9–2.4`` (runs: fastest–slowest wall s), or ``1`` for a single run."""
+    walls = row.wall_runs or (row.wall_seconds,)
+    if len(walls) == 1:
+        return "1"
+    return f"{len(walls)}: {min(walls):.1f}–{max(walls):.1f}"
+
+
 def b5_section(rows: list[ScalingRow], command: str = B5_CMD) -> list[str]:
     """The B5 table and its targets; ``command`` is the one that measured ``rows``."""
     lines = [
@@ -231,8 +239,12 @@ def b5_section(rows: list[ScalingRow], command: str = B5_CMD) -> list[str]:
         "(`localrun.rehearsal.run_directory`: real controller ASL in moto Step Functions, real detect handler,",
         "moto S3 / SQS / DynamoDB / EventBridge, the emulator), default `RuntimeOptions` (start 300 s, stop",
         "60 s, unpaced `VirtualClock`) and cdk.json's model (5 TPS, 1 IU, idle grace 300 s, drain poll 60 s).",
-        "Each size runs in a fresh interpreter (`python -m bench.rehearsal --one N --json`), so peak RSS",
-        "(`VmHWM`) is that run's alone. Wall = `run_directory` (runtime set-up, upload, drain, stop);",
+        "Each run is a fresh interpreter (`python -m bench.rehearsal --one N --json`), so peak RSS",
+        "(`VmHWM`) is that run's alone. This machine's CPU speed wanders (the same pure-Python loop took 0.65",
+        "to 1.2 s in consecutive runs), which a 2-s run feels and a minutes-long one averages out: sizes up to",
+        "100 images are run 5 times, up to 1,000 3 times, larger once, and the row is the run of median wall",
+        "(every run of a size must bill the same, or the benchmark fails). Wall = `run_directory` (runtime",
+        "set-up, upload, drain, stop);",
         "generating the dataset is not counted; CPU = user + system CPU of the process over the same span",
         "(the machine is shared: CPU moves less than wall with other people's load). Billed IU-seconds are",
         "the emulator's meter (virtual time); the analytic lower bound is start delay + uploads ÷ (TPS × IUs)",
@@ -242,16 +254,18 @@ def b5_section(rows: list[ScalingRow], command: str = B5_CMD) -> list[str]:
         command,
         "```",
         "",
-        "| images | uploads | wall s | CPU s | ms / upload | vs smallest | marginal ms / upload | peak RSS MB "
+        "| images | uploads | runs: wall s | wall s | CPU s | ms / upload | vs smallest | marginal ms / upload "
+        "| peak RSS MB "
         "| sessions | billed IU-s | lower | upper | vs lower | within 2 % | detected | failed | dead letters "
         "| completed |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|",
     ]
     spread = flatness(rows)
     extra = marginal_ms(rows)
     for r, rel, step in zip(rows, spread, extra, strict=True):
         lines.append(
-            f"| {r.images} | {r.uploads} | {r.wall_seconds:.1f} | {r.cpu_seconds:.1f} | {r.wall_ms_per_image:.1f} "
+            f"| {r.images} | {r.uploads} | {_runs(r)} | {r.wall_seconds:.1f} | {r.cpu_seconds:.1f} "
+            f"| {r.wall_ms_per_image:.1f} "
             f"| {rel:+.0%} "
             f"| {'–' if step is None else f'{step:.1f}'} "
             f"| {r.peak_rss_mb:.0f} | {r.sessions} | {r.iu_seconds:.0f} | {r.lower_iu_seconds:.0f} "
