@@ -16,7 +16,7 @@ help:
 	@echo "make check  - the edit loop: lint, type-check, unit and infra tests (under 2 min)"
 	@echo "make synth  - synthesize the CloudFormation template into cdk.out/"
 	@echo "make asl    - regenerate infra/statemachines/controller.asl.json from infra/statemachines/controller/"
-	@echo "make bench  - run the benchmarks, write docs/benchmarks.md (~8 min; bench-quick: ~3 min)"
+	@echo "make bench  - run the benchmarks, write docs/benchmarks.md (~9 min; bench-quick: ~3.5 min)"
 	@echo "make reliability-report - rerun the fault/bad-input/security suites, write docs/reliability.md"
 	@echo "make backfill-bench     - the backfill state machine over 10,000 objects in moto (~3.5 min)"
 	@echo "make deploy - deploy with the CDK CLI (needs AWS credentials)"
@@ -103,7 +103,7 @@ backfill-bench: $(VENV)/.dev
 	CLP_BACKFILL_BENCH=1 $(BIN)/pytest -q -s tests/scale/test_backfill_execution.py -k 10000
 
 # Benchmarks (offline runtime + matplotlib): write docs/benchmarks.md and docs/benchmarks/*.png,
-# one JSON line per figure on stdout. bench-quick (or BENCH_QUICK=1) takes about 3 min on 2 cores, bench about 8.
+# one JSON line per figure on stdout. bench-quick (or BENCH_QUICK=1) takes about 3.5 min on 2 cores, bench about 9.
 $(VENV)/.bench: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[offline,bench]'
 	touch $@ $(VENV)/.offline
