@@ -18,8 +18,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-# What a damaged or foreign file raises when it is unpickled.
-_UNREADABLE = (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError)
+# A file that cannot be read or unpickled, whatever the damage, is only recomputed.
+_UNREADABLE = (Exception,)
 MISSING: Any = object()
 
 
