@@ -1,4 +1,4 @@
-"""The SNS topic every pipeline alarm notifies."""
+"""The SNS topic every pipeline alarm notifies, and the dead-letter queues those alarms watch."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from aws_cdk import (
     aws_sqs as sqs,
 )
 from constructs import Construct
+
+from infra import constants
 
 
 class AlarmTopic(Construct):
@@ -67,6 +69,18 @@ def alarm_arn_pattern(scope: Construct) -> str:
         resource="alarm",
         resource_name="*",
         arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+def dead_letter_queue(scope: Construct) -> sqs.Queue:
+    """``DeadLetterQueue`` in ``scope``: SSE-SQS (EventBridge and SQS redrive deliver without key grants),
+    TLS-only, kept as long as the pipeline's queues."""
+    return sqs.Queue(
+        scope,
+        "DeadLetterQueue",
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=Duration.days(constants.QUEUE_RETENTION_DAYS),
     )
 
 

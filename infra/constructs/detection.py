@@ -24,7 +24,7 @@ from constructs import Construct, IConstruct
 
 from infra import constants
 from infra.config import ModelConfig, PipelineConfig
-from infra.constructs.alarms import dead_letter_alarm
+from infra.constructs.alarms import dead_letter_alarm, dead_letter_queue
 from infra.nag import acknowledge
 from lambdas.common import ingest
 
@@ -90,13 +90,7 @@ class ModelDetection(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.model = model
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(constants.QUEUE_RETENTION_DAYS),
-        )
+        self.dead_letter_queue = dead_letter_queue(self)
         self.queue = sqs.Queue(
             self,
             "Queue",

@@ -24,12 +24,11 @@ from aws_cdk import (
     aws_iam as iam,
     aws_lambda as lambda_,
     aws_logs as logs,
-    aws_sqs as sqs,
 )
 from constructs import Construct
 
 from infra import constants
-from infra.constructs.alarms import dead_letter_alarm
+from infra.constructs.alarms import dead_letter_alarm, dead_letter_queue
 from infra.constructs.detection import log_retention
 from infra.nag import acknowledge
 from lambdas.a2i.models import A2I_EVENT_SOURCE, DETAIL_TYPE_HUMAN_LOOP_STATUS
@@ -69,13 +68,7 @@ class A2iReview(Construct):
         self.output_objects_arn = f"arn:{Aws.PARTITION}:s3:::{bucket}/{folder}/*"
         self._retention = log_retention(log_retention_days)
 
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(constants.QUEUE_RETENTION_DAYS),
-        )
+        self.dead_letter_queue = dead_letter_queue(self)
         acknowledge(
             self.dead_letter_queue,
             "AwsSolutions-SQS3",
