@@ -49,10 +49,8 @@ def pending_review(key: str = "produce/a b+c.jpg") -> PendingReview:
     return PendingReview.model_validate(review_requested_detail(result, ("LOW_CONFIDENCE", "AUDIT")))
 
 
-def test_start_sends_the_image_and_predictions_under_a_name_derived_from_the_result(a2i: tuple[Any, Stubber]) -> None:
-    # Given a result pending review
-    client, stubber = a2i
-    pending = pending_review()
+def expect_start(stubber: Stubber, pending: PendingReview) -> str:
+    """Stub one StartHumanLoop of ``pending`` (request checked against the service model); returns the loop name."""
     name = human_loop_name(pending.result_id)
     stubber.add_response(
         "start_human_loop",
@@ -63,6 +61,14 @@ def test_start_sends_the_image_and_predictions_under_a_name_derived_from_the_res
             "HumanLoopInput": {"InputContent": input_content(pending)},
         },
     )
+    return name
+
+
+def test_start_sends_the_image_and_predictions_under_a_name_derived_from_the_result(a2i: tuple[Any, Stubber]) -> None:
+    # Given a result pending review
+    client, stubber = a2i
+    pending = pending_review()
+    name = expect_start(stubber, pending)
 
     # When its loop is started
     started = HumanLoopStarter(client, FLOW_ARN).start(pending)
@@ -135,16 +141,7 @@ def test_the_start_function_starts_a_loop_for_a_review_requested_event(a2i: tupl
     validate_detail(DETAIL_TYPE_REVIEW_REQUESTED, json.loads(json.dumps(detail)))
     event = {"source": EVENT_SOURCE, "detail-type": DETAIL_TYPE_REVIEW_REQUESTED, "detail": detail}
     pending = PendingReview.model_validate(detail)
-    name = human_loop_name(result.result_id)
-    stubber.add_response(
-        "start_human_loop",
-        {"HumanLoopArn": LOOP_ARN + name},
-        {
-            "HumanLoopName": name,
-            "FlowDefinitionArn": FLOW_ARN,
-            "HumanLoopInput": {"InputContent": input_content(pending)},
-        },
-    )
+    name = expect_start(stubber, pending)
     settings = StartSettings.model_validate({"MODEL_NAME": ids.MODEL, "FLOW_DEFINITION_ARN": FLOW_ARN})
 
     # When the start function handles it
