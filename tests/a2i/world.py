@@ -14,7 +14,7 @@ from lambdas.a2i.handler import build_dependencies
 from lambdas.a2i.ingest import IngestDependencies
 from lambdas.a2i.settings import IngestSettings
 from lambdas.a2i.starter import human_loop_name, input_content
-from lambdas.common.contract import DETAIL_TYPE_REVIEWED, EVENT_SOURCE
+from lambdas.common.contract import DETAIL_TYPE_REVIEWED
 from lambdas.detect.adapters import DynamoResultsRepository
 from lambdas.detect.mapping import event_detail
 from lambdas.detect.models import DetectionResult, ImageRef, Label
@@ -25,7 +25,7 @@ from lambdas.review.store import ReviewStore
 from localrun.world import Names, World
 from tests.support import ids
 from tests.support.configs import model_block
-from tests.support.detect import validate_detail
+from tests.support.detect import delivered_events
 from tests.support.events import load_event
 
 FLOW_NAME = "produce-review"
@@ -124,15 +124,7 @@ class A2iWorld:
 
     def reviewed_events(self) -> list[dict[str, Any]]:
         """Reviewed events that reached the pipeline's bus, each validated against docs/events/."""
-        events = []
-        while messages := self.sqs.receive_message(QueueUrl=self.capture_url, MaxNumberOfMessages=10).get("Messages"):
-            for message in messages:
-                event = json.loads(message["Body"])
-                assert event["source"] == EVENT_SOURCE
-                validate_detail(event["detail-type"], event["detail"])
-                events.append(event)
-                self.sqs.delete_message(QueueUrl=self.capture_url, ReceiptHandle=message["ReceiptHandle"])
-        return events
+        return delivered_events(self.sqs, self.capture_url)
 
 
 def boxes_answer(

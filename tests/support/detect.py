@@ -56,6 +56,20 @@ def validate_detail(detail_type: str, detail: dict[str, Any]) -> None:
     jsonschema.validate(detail, schema, format_checker=jsonschema.FormatChecker())
 
 
+def delivered_events(sqs: Any, capture_url: str) -> list[dict[str, Any]]:
+    """Every event on a capture queue (``World.capture_events``), taken off it, each from the pipeline and its
+    detail valid against its documented JSON Schema."""
+    events = []
+    while messages := sqs.receive_message(QueueUrl=capture_url, MaxNumberOfMessages=10).get("Messages"):
+        for message in messages:
+            event = json.loads(message["Body"])
+            assert event["source"] == EVENT_SOURCE
+            validate_detail(event["detail-type"], event["detail"])
+            events.append(event)
+            sqs.delete_message(QueueUrl=capture_url, ReceiptHandle=message["ReceiptHandle"])
+    return events
+
+
 @dataclass
 class Pipeline:
     s3: Any
@@ -98,19 +112,7 @@ class Pipeline:
 
     def captured_events(self) -> list[dict[str, Any]]:
         """Events that reached the bus, validated against their documented JSON Schema."""
-        events = []
-        while True:
-            response = self.sqs.receive_message(QueueUrl=self.capture_url, MaxNumberOfMessages=10)
-            messages = response.get("Messages", [])
-            if not messages:
-                break
-            for message in messages:
-                event = json.loads(message["Body"])
-                assert event["source"] == EVENT_SOURCE
-                validate_detail(event["detail-type"], event["detail"])
-                events.append(event)
-                self.sqs.delete_message(QueueUrl=self.capture_url, ReceiptHandle=message["ReceiptHandle"])
-        return events
+        return delivered_events(self.sqs, self.capture_url)
 
     def results(self) -> list[dict[str, Any]]:
         items = self.dynamodb.scan(TableName=TABLE)["Items"]
