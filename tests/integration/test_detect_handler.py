@@ -280,25 +280,8 @@ def test_a_publish_claim_left_by_a_crashed_delivery_expires_and_the_redelivery_p
     record = pipeline.upload("produce/crashed.jpg")
     pipeline.expect_detect(record, ROTTEN)
     event = sqs_event({"Records": [record]})
-    repository = pipeline.deps.repository
-    publisher = pipeline.deps.publisher
-
-    class DiesBeforePublishing:
-        def publish(self, detail: dict[str, Any], review_detail: dict[str, Any] | None = None) -> None:
-            raise RuntimeError("invocation killed")
-
-    class KeepsClaims:
-        def __getattr__(self, name: str) -> Any:
-            return getattr(repository, name)
-
-        def release_publish(self, *_: Any) -> None:
-            return None  # a dead invocation releases nothing
-
-    pipeline.deps.publisher = DiesBeforePublishing()
-    pipeline.deps.repository = KeepsClaims()  # type: ignore[assignment]
-    assert failures(handler(event, lambda_context)) == [event["Records"][0]["messageId"]]
-    pipeline.deps.publisher = publisher
-    pipeline.deps.repository = repository
+    with pipeline.dying_before_publishing():
+        assert failures(handler(event, lambda_context)) == [event["Records"][0]["messageId"]]
 
     # When a duplicate arrives while the claim is live, nothing is published
     assert failures(handler(event, lambda_context)) == []

@@ -138,23 +138,8 @@ def test_a_republish_after_a_crash_sends_the_review_request_too(reviewing: Pipel
     record = reviewing.upload("produce/crashed.jpg")
     reviewing.expect_detect(record, UNSURE)
     event = sqs_event({"Records": [record]})
-    repository, publisher = reviewing.deps.repository, reviewing.deps.publisher
-
-    class DiesBeforePublishing:
-        def publish(self, detail: dict[str, Any], review_detail: dict[str, Any] | None = None) -> None:
-            raise RuntimeError("invocation killed")
-
-    class KeepsClaims:
-        def __getattr__(self, name: str) -> Any:
-            return getattr(repository, name)
-
-        def release_publish(self, *_: Any) -> None:
-            return None
-
-    reviewing.deps.publisher = DiesBeforePublishing()
-    reviewing.deps.repository = KeepsClaims()
-    assert _failures(handler(event, lambda_context)) == [event["Records"][0]["messageId"]]
-    reviewing.deps.publisher, reviewing.deps.repository = publisher, repository
+    with reviewing.dying_before_publishing():
+        assert _failures(handler(event, lambda_context)) == [event["Records"][0]["messageId"]]
     assert reviewing.captured_events() == []
 
     # When the redelivery comes after the claim's lease

@@ -114,6 +114,30 @@ class Pipeline:
         """Events that reached the bus, validated against their documented JSON Schema."""
         return delivered_events(self.sqs, self.capture_url)
 
+    @contextmanager
+    def dying_before_publishing(self) -> Iterator[None]:
+        """Inside the block, an invocation dies after writing its result and before publishing, and so releases
+        no publish claim (a killed invocation releases nothing); the real publisher and repository after it."""
+        repository, publisher = self.deps.repository, self.deps.publisher
+
+        class DiesBeforePublishing:
+            def publish(self, detail: dict[str, Any], review_detail: dict[str, Any] | None = None) -> None:
+                raise RuntimeError("invocation killed")
+
+        class KeepsClaims:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(repository, name)
+
+            def release_publish(self, *_: Any) -> None:
+                return None
+
+        self.deps.publisher = DiesBeforePublishing()
+        self.deps.repository = KeepsClaims()  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            self.deps.publisher, self.deps.repository = publisher, repository
+
     def results(self) -> list[dict[str, Any]]:
         items = self.dynamodb.scan(TableName=TABLE)["Items"]
         return [item for item in items if item["record_type"]["S"] == "result"]
