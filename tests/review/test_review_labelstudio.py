@@ -7,17 +7,16 @@ world of a real ``clp demo`` run (moto), so what pull records is read back from 
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from boto3.dynamodb.types import TypeDeserializer
 from label_studio_sdk.label_interface.interface import LabelInterface
 
 from clp import render
 from clp.main import app
+from clp.queries import plain
 from clp.review.labelstudio import project_title
 from clp.review.server import free_port
 from localrun.state import LocalState
@@ -25,22 +24,11 @@ from tests.review.conftest import Studio, runner
 
 MODEL = "produce-quality"
 TITLE = project_title(MODEL)
-_deserializer = TypeDeserializer()
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def results(root: Path) -> list[dict[str, Any]]:
     """The saved results table's result items (plain values)."""
-    items = [{k: _plain(_deserializer.deserialize(v)) for k, v in raw.items()} for raw in LocalState(root).items()]
+    items = [plain(raw) for raw in LocalState(root).items()]
     return [item for item in items if item["sk"].startswith("RESULT#")]
 
 
